@@ -1,0 +1,1 @@
+"""ragkit-ingest: the ingestion CLI app (installed as ragkit_ingest)."""

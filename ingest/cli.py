@@ -1,0 +1,119 @@
+"""``ragkit-ingest PATH... --kb DIR``: ingest folders of documents into a knowledge base.
+
+Thin: arguments, a progress bar, a summary. The work is ``ragkit.RAG.ingest``.
+Exit codes: 0 every file went in; 1 some files failed (the rest are ingested) or a
+ragkit error stopped the run; 2 usage error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+import ragkit
+from ragkit import RAG, IngestReport, RagkitError
+
+app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ragkit-ingest {ragkit.__version__}")
+        raise typer.Exit()
+
+
+def _summary(report: IngestReport, console: Console) -> None:
+    d = report.to_dict()
+    table = Table(title=f"Ingested in {report.seconds:.1f} s", title_justify="left")
+    for col in ("seen", "ingested", "unchanged", "removed", "failed"):
+        table.add_column(col, justify="right")
+    table.add_row(*(str(d["files"][k]) for k in ("seen", "ingested", "unchanged", "removed", "failed")))
+    console.print(table)
+    c = d["chunks"]
+    console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge base")
+    for f in report.failures:
+        console.print(f"[red]failed[/red] {f.path}: {f.error}", markup=True, highlight=False)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Files or folders to ingest.", exists=True)
+    ],
+    kb: Annotated[
+        Path, typer.Option("--kb", help="Knowledge-base folder (created if missing).",
+                           envvar="RAGKIT_KB")
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object with the results to stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Ingest documents (md, txt, html, docx, pdf) into the knowledge base KB.
+
+    Unchanged files are skipped; a file that cannot be parsed is reported and the rest go in.
+    """
+    if verbose:
+        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO)
+    err = Console(stderr=True)
+    show_bar = not quiet and err.is_terminal
+    try:
+        rag = RAG(kb)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files · {task.fields[chunks]} chunks"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            disable=not show_bar,
+        ) as bar:
+            task = bar.add_task("ingesting", total=None, chunks=0)
+
+            def on_progress(p: ragkit.Progress) -> None:
+                bar.update(task, completed=p.done, total=p.total, chunks=p.chunks,
+                           description=Path(p.path).name[:30])
+
+            report = rag.ingest(*paths, progress=on_progress)
+    except RagkitError as exc:
+        err.print(f"Error: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        err.print("Interrupted; what was committed is consistent. Run again to finish.")
+        raise typer.Exit(130) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False) + "\n")
+    elif not quiet:
+        _summary(report, Console())
+    elif report.failures:
+        for f in report.failures:
+            err.print(f"failed {f.path}: {f.error}", highlight=False, markup=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

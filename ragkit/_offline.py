@@ -1,0 +1,52 @@
+"""Offline by construction: no model download, no telemetry, unless the user asks for it.
+
+Imported first by ``ragkit/__init__.py``, before any dependency that reads these variables
+at import time (huggingface_hub, transformers, unstructured, chromadb, streamlit). Each value
+is a *default*: a variable the user has already set is left alone, so turning a dependency's
+telemetry back on, or allowing hub downloads, stays the user's choice.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Environment defaults ragkit applies at import. Documented in docs/configuration.md.
+OFFLINE_ENV: dict[str, str] = {
+    # Hugging Face: never reach the hub; models come from installed packages or paths.
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    # unstructured: library-load ping (scarf) and partition telemetry, and its banner.
+    "DO_NOT_TRACK": "1",
+    "SCARF_NO_ANALYTICS": "1",
+    "UNSTRUCTURED_DISABLE_NOTICE": "1",
+    # Chroma: posthog product telemetry (also switched off in the client Settings).
+    "ANONYMIZED_TELEMETRY": "False",
+    # Streamlit: usage statistics from the browser.
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    # tokenizers forks badly after threads start; silence its warning and stay safe.
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
+def apply_offline_defaults(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Set each of :data:`OFFLINE_ENV` unless already present; return what was set.
+
+    >>> env = {"DO_NOT_TRACK": "0"}
+    >>> sorted(apply_offline_defaults(env))[:2]
+    ['ANONYMIZED_TELEMETRY', 'HF_DATASETS_OFFLINE']
+    >>> env["DO_NOT_TRACK"]
+    '0'
+    """
+    target = os.environ if environ is None else environ
+    applied = {}
+    for key, value in OFFLINE_ENV.items():
+        if key not in target:
+            target[key] = value
+            applied[key] = value
+    return applied
+
+
+apply_offline_defaults()

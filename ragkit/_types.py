@@ -1,0 +1,150 @@
+"""Plain data passed between the stages: Block, Document, Chunk, Hit, Citation, Answer."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+def _short(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One parsed element of a document: a title, a paragraph, a list item, a table.
+
+    ``section`` is the chain of titles above it ("Guide > Care"); ``page`` is 1-based
+    where the format has pages (PDF), else ``None``.
+    """
+
+    text: str
+    kind: str = "NarrativeText"
+    page: int | None = None
+    section: str = ""
+
+    def __repr__(self) -> str:
+        return f"Block({self.kind}, page={self.page}, {_short(self.text)!r})"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed file. ``id`` is the SHA-256 of the file's bytes, so re-ingest is idempotent."""
+
+    id: str
+    source: str
+    blocks: tuple[Block, ...]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise ValueError("Document.id must be the content hash, got an empty string")
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(b.text for b in self.blocks)
+
+    def __repr__(self) -> str:
+        return f"Document({self.source!r}, id={self.id[:12]}, blocks={len(self.blocks)})"
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough for the embedding model (in its own tokens).
+
+    ``id`` is deterministic: a hash of the source path, the document hash, the chunking
+    settings and the chunk's position, so the same file always gives the same ids.
+    """
+
+    id: str
+    doc_id: str
+    text: str
+    source: str
+    index: int
+    page: int | None = None
+    section: str = ""
+    kind: str = "NarrativeText"
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata for the vector store (no ``None``: Chroma rejects it)."""
+        meta: dict[str, str | int] = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "index": self.index,
+            "section": self.section,
+            "kind": self.kind,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+    @classmethod
+    def from_metadata(cls, chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+        page = meta.get("page")
+        return cls(
+            id=chunk_id,
+            doc_id=str(meta.get("doc_id", "")),
+            text=text,
+            source=str(meta.get("source", "")),
+            index=int(meta.get("index", 0)),
+            page=int(page) if page is not None else None,
+            section=str(meta.get("section", "")),
+            kind=str(meta.get("kind", "NarrativeText")),
+        )
+
+    def __repr__(self) -> str:
+        return f"Chunk({self.source!r}#{self.index}, {_short(self.text)!r})"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk and its similarity score (higher is more similar)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered passage of the prompt, as shown under an answer.
+
+    ``cited`` is true when the answer refers to it with its ``[n]`` marker; when the model
+    cited nothing, every passage it was given is listed with ``cited=False``.
+    """
+
+    n: int
+    source: str
+    page: int | None
+    section: str
+    chunk_id: str
+    text: str
+    cited: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """The result of :meth:`ragkit.RAG.ask`: the text, its sources and where time went."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    hits: list[Hit]
+    timings: dict[str, float] = field(default_factory=dict)
+    invalid_markers: list[int] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ragkit ask --json`` object."""
+        return {
+            "answer": self.text,
+            "citations": [c.to_dict() for c in self.citations],
+            "invalid_markers": self.invalid_markers,
+            "dropped": self.dropped,
+            "timings": self.timings,
+        }
+
+    def __repr__(self) -> str:
+        return f"Answer({_short(self.text, 60)!r}, citations={len(self.citations)})"

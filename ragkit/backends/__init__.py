@@ -1,0 +1,1 @@
+"""Real implementations of the ports, one per module, imported lazily (they are heavy)."""

@@ -1,0 +1,64 @@
+"""Embedder port on sentence-transformers (bundled all-MiniLM-L6-v2 by default)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from ragkit._models import resolve_model
+from ragkit.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+
+class SentenceTransformerEmbedder:
+    """Embeds with a local sentence-transformers model; vectors are L2-normalised.
+
+    >>> e = SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2")  # doctest: +SKIP
+    >>> len(e.embed_query("hello"))  # doctest: +SKIP
+    384
+    """
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.name = model
+        self.batch_size = batch_size
+        location = resolve_model(model)
+        try:
+            self._model = SentenceTransformer(location, device=device, local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - many loader errors; one clear message
+            raise BackendError(
+                f"Cannot load embedding model {model!r} from {location!r}: {exc}. Give a model "
+                "folder, 'bundled:all-MiniLM-L6-v2', or a name already in the Hugging Face "
+                "cache (ragkit never downloads models)."
+            ) from exc
+        # renamed get_embedding_dimension in sentence-transformers 5; keep both working
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
+        if dim is None:
+            raise BackendError(f"Embedding model {model!r} does not report its dimension.")
+        self.dimension = int(dim)
+        # two places go to [CLS]/[SEP]: a text of max_tokens word pieces still fits
+        self.max_tokens = int(self._model.max_seq_length) - 2
+        self._tokenizer = self._model.tokenizer
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return [v.tolist() for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]

@@ -1,0 +1,45 @@
+"""Map the ``[n]`` markers of an answer to the passages of its prompt."""
+
+from __future__ import annotations
+
+import re
+
+from ragkit._types import Citation
+from ragkit.prompt import Passage
+
+# [1], [1, 2], [1][2], 【1】 (full-width brackets, common in Chinese output)
+_MARKER = re.compile(r"[\[【]\s*(\d+(?:\s*[,，]\s*\d+)*)\s*[\]】]")
+
+
+def cited_numbers(text: str) -> list[int]:
+    """Marker numbers in order of first appearance.
+
+    >>> cited_numbers("Yes [2]. Also [1, 3] and 【2】.")
+    [2, 1, 3]
+    """
+    seen: dict[int, None] = {}
+    for m in _MARKER.finditer(text):
+        for n in re.split(r"\s*[,，]\s*", m.group(1)):
+            seen[int(n)] = None
+    return list(seen)
+
+
+def _citation(p: Passage, cited: bool) -> Citation:
+    c = p.hit.chunk
+    return Citation(p.n, c.source, c.page, c.section, c.id, c.text, cited)
+
+
+def resolve_citations(text: str, passages: list[Passage]) -> tuple[list[Citation], list[int]]:
+    """Return (citations, invalid marker numbers).
+
+    Cited passages come in passage order; a marker that points at no passage is returned
+    as invalid, never as a source. If the answer cites nothing valid, every passage it was
+    given is listed with ``cited=False``, so the user can still check the answer.
+    """
+    by_n = {p.n: p for p in passages}
+    numbers = cited_numbers(text)
+    invalid = [n for n in numbers if n not in by_n]
+    cited = sorted(n for n in numbers if n in by_n)
+    if cited:
+        return [_citation(by_n[n], True) for n in cited], invalid
+    return [_citation(p, False) for p in passages], invalid

@@ -1,0 +1,1 @@
+"""Ingestion stages: discover → parse → chunk → (embed → store) in :mod:`.pipeline`."""

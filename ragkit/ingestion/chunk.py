@@ -1,0 +1,128 @@
+"""Split a Document into chunks by structure, sized in the embedding model's own tokens.
+
+Rules, in order: a heading starts a new chunk (and opens it, so the chunk carries its
+title); a table is a chunk of its own; blocks of one section are packed together up to
+``max_tokens``; a block longer than that is split at sentence ends (English and Chinese:
+``. ! ? 。 ！ ？ ； …``), and a sentence longer than that at the last character that fits,
+never inside a character. No text is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+
+from ragkit._types import Block, Chunk, Document
+
+Counter = Callable[[str], int]
+
+# a sentence ends after ASCII .!? followed by space, or right after a CJK terminator
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|(?<=[。！？；…])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split at sentence ends, keeping the punctuation; joining the parts gives the text.
+
+    >>> split_sentences("大熊猫吃竹子。它们很可爱！Yes. No")
+    ['大熊猫吃竹子。', '它们很可爱！', 'Yes. ', 'No']
+    """
+    parts, start = [], 0
+    for m in _SENTENCE.finditer(text):
+        if m.end() > start:
+            parts.append(text[start : m.end()])
+            start = m.end()
+    if start < len(text):
+        parts.append(text[start:])
+    return [p for p in parts if p]
+
+
+def _fit_prefix(text: str, max_tokens: int, count: Counter) -> int:
+    """Largest prefix length (in characters) of ``text`` within ``max_tokens``; at least 1."""
+    lo, hi = 1, len(text)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if count(text[:mid]) <= max_tokens:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _pieces(text: str, max_tokens: int, count: Counter) -> Iterator[str]:
+    """Yield parts of ``text``, each within ``max_tokens``, that join back to ``text``."""
+    if count(text) <= max_tokens:
+        yield text
+        return
+    buf = ""
+    for sentence in split_sentences(text):
+        if count(buf + sentence) <= max_tokens:
+            buf += sentence
+            continue
+        if buf:
+            yield buf
+            buf = ""
+        while count(sentence) > max_tokens:
+            cut = _fit_prefix(sentence, max_tokens, count)
+            yield sentence[:cut]
+            sentence = sentence[cut:]
+        buf = sentence
+    if buf:
+        yield buf
+
+
+def chunk_id(source: str, doc_id: str, fingerprint: str, index: int) -> str:
+    """Deterministic id: same file, same settings, same position → same id."""
+    return hashlib.sha256(f"{source}\0{doc_id}\0{fingerprint}\0{index}".encode()).hexdigest()[:32]
+
+
+def chunk_document(
+    doc: Document, *, max_tokens: int, count: Counter, fingerprint: str = ""
+) -> list[Chunk]:
+    """Return the chunks of ``doc``, in document order.
+
+    ``count`` gives the token length of a text in the embedding model's tokenizer;
+    ``fingerprint`` identifies the chunking settings and goes into every chunk id.
+    """
+    groups: list[list[Block]] = []
+    current: list[Block] = []
+    size = 0
+    sep = count("\n\n")
+
+    def flush() -> None:
+        nonlocal current, size
+        if current:
+            groups.append(current)
+        current, size = [], 0
+
+    for block in doc.blocks:
+        n = count(block.text)
+        new_section = bool(current) and block.section != current[-1].section
+        if block.kind in {"Title", "Table"} or new_section or size + sep + n > max_tokens:
+            flush()
+        if n > max_tokens:
+            for piece in _pieces(block.text, max_tokens, count):
+                groups.append([Block(piece, block.kind, block.page, block.section)])
+            continue
+        current.append(block)
+        size += n + (sep if len(current) > 1 else 0)
+        if block.kind == "Table":
+            flush()
+    flush()
+
+    chunks = []
+    for i, group in enumerate(groups):
+        head = group[0]
+        chunks.append(
+            Chunk(
+                id=chunk_id(doc.source, doc.id, fingerprint, i),
+                doc_id=doc.id,
+                text="\n\n".join(b.text for b in group),
+                source=doc.source,
+                index=i,
+                page=head.page,
+                section=head.section,
+                kind="Table" if head.kind == "Table" else "Text",
+            )
+        )
+    return chunks

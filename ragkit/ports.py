@@ -1,0 +1,69 @@
+"""The ports: small protocols each stage talks to. Backends never subclass them.
+
+Real defaults live in :mod:`ragkit.backends`: sentence-transformers, Chroma, llama.cpp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from ragkit._types import Chunk, Hit
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into vectors."""
+
+    name: str
+    dimension: int
+    max_tokens: int  #: longest input (in the model's tokens) embedded without truncation
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Return one normalised vector per text, in order."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """Return the vector of a question (some models embed queries differently)."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Return the number of model tokens ``text`` takes, special tokens excluded."""
+        ...
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Keeps chunks and their vectors; finds the nearest ones."""
+
+    def add(self, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        """Insert or replace (by id) ``chunks``. Raises BackendError."""
+        ...
+
+    def search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+        """Return up to ``k`` hits, most similar first."""
+        ...
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove chunks by id; unknown ids are ignored."""
+        ...
+
+    def count(self) -> int:
+        """Return the number of chunks stored."""
+        ...
+
+
+@runtime_checkable
+class LLM(Protocol):
+    """Generates text from chat messages, streaming."""
+
+    name: str
+    n_ctx: int
+
+    def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
+        """Yield the answer in pieces. ``params``: max_tokens, temperature, top_p, seed."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Return the number of tokens ``text`` takes in this model."""
+        ...

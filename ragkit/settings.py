@@ -1,0 +1,156 @@
+"""One ``Settings`` object: defaults < ``ragkit.toml`` < ``RAGKIT_*`` variables < arguments.
+
+``ragkit.toml`` is read from the working directory and then from the knowledge-base
+folder (the knowledge base's file wins). This module is the only place that reads the
+environment; everything else receives a ``Settings``. Every field is documented in
+``docs/configuration.md``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ragkit._models import BUNDLED_EMBEDDING, BUNDLED_LLM
+from ragkit.errors import ConfigError
+
+SETTINGS_FILE = "ragkit.toml"
+_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("_TOML_DATA", default={})
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    """Values read from the ``ragkit.toml`` files by :meth:`Settings.load`."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return _TOML_DATA.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_TOML_DATA.get())
+
+
+class Settings(BaseSettings):
+    """Everything ragkit can be told. Field descriptions are the documentation."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGKIT_", extra="forbid", frozen=True)
+
+    # -- models ---------------------------------------------------------------------------
+    embedding_model: str = Field(
+        BUNDLED_EMBEDDING,
+        description="sentence-transformers model: 'bundled:all-MiniLM-L6-v2', a folder, or a "
+        "model name already in the local Hugging Face cache (never downloaded).",
+    )
+    embedding_device: str = Field("cpu", description="torch device for the embedding model.")
+    embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encode call.")
+    llm_model: str = Field(
+        BUNDLED_LLM,
+        description="GGUF file for llama.cpp: 'bundled:SmolLM2-135M-Instruct' or a path.",
+    )
+    n_ctx: int = Field(2048, ge=256, description="llama.cpp context window, in tokens.")
+    n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (None: auto).")
+    n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
+
+    # -- generation -----------------------------------------------------------------------
+    max_tokens: int = Field(256, ge=1, description="Most tokens generated for one answer.")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy, deterministic.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    seed: int = Field(0, description="Sampling seed, for reproducible answers.")
+
+    # -- ingestion ------------------------------------------------------------------------
+    include: list[str] = Field(
+        default_factory=lambda: ["**/*"], description="Glob patterns of files to ingest."
+    )
+    exclude: list[str] = Field(
+        default_factory=list, description="Glob patterns to skip (hidden files always are)."
+    )
+    chunk_size: int = Field(
+        200,
+        ge=16,
+        description="Most embedding-model tokens in one chunk; capped at the model's "
+        "max_seq_length so nothing is silently truncated.",
+    )
+    languages: list[str] = Field(
+        default_factory=lambda: ["eng", "zho"],
+        description="Document languages (ISO 639-3) given to unstructured, which skips its "
+        "slow per-element language detection when they are known.",
+    )
+    max_file_mb: float = Field(100.0, gt=0, description="Larger files are reported, not parsed.")
+
+    # -- storage and retrieval ------------------------------------------------------------
+    collection: str = Field("ragkit", min_length=3, max_length=63, description="Chroma name.")
+    top_k: int = Field(4, ge=1, le=100, description="Passages retrieved for a question.")
+
+    @field_validator("include")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("include needs at least one glob pattern, e.g. ['**/*']")
+        return v
+
+    @model_validator(mode="after")
+    def _budget(self) -> Settings:
+        if self.max_tokens >= self.n_ctx:
+            raise ValueError(
+                f"max_tokens ({self.max_tokens}) must be smaller than n_ctx ({self.n_ctx}), "
+                "or no room is left for the passages"
+            )
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @classmethod
+    def load(cls, kb: str | Path | None = None, **overrides: Any) -> Settings:
+        """Read ``ragkit.toml`` (working directory, then ``kb``), the environment, overrides.
+
+        Raises:
+            ConfigError: a file is not valid TOML, or a value is invalid; the message names
+                the file or variable and the field.
+        """
+        data: dict[str, Any] = {}
+        sources: list[str] = []
+        candidates = [Path.cwd() / SETTINGS_FILE]
+        if kb is not None:
+            candidates.append(Path(kb) / SETTINGS_FILE)
+        for path in dict.fromkeys(p.resolve() for p in candidates):
+            if path.is_file():
+                try:
+                    data.update(tomllib.loads(path.read_text(encoding="utf-8")))
+                except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                    raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+                sources.append(str(path))
+        token = _TOML_DATA.set(data)
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            where = ", ".join(sources) or "defaults"
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(
+                f"Invalid settings ({problems}). Read from {where}, RAGKIT_* variables "
+                "and arguments; see docs/configuration.md."
+            ) from exc
+        finally:
+            _TOML_DATA.reset(token)
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The settings whose change means chunks must be re-made and re-embedded."""
+        return {
+            "embedding_model": self.embedding_model,
+            "chunk_size": self.chunk_size,
+            "languages": self.languages,
+        }

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+
+from ragkit import Block, Document
+from ragkit.ingestion.chunk import chunk_document, split_sentences
+
+
+def by_chars(text: str) -> int:
+    return len(text)
+
+
+def doc(*blocks: Block) -> Document:
+    return Document(id="h" * 64, source="/docs/a.md", blocks=blocks)
+
+
+class TestSplitSentences:
+    @pytest.mark.parametrize(
+        "text",
+        ["大熊猫吃竹子。它们很可爱！真的吗？是的；当然…", "One. Two! Three? Four", "no end", "。。"],
+    )
+    def test_parts_join_back(self, text: str) -> None:
+        assert "".join(split_sentences(text)) == text
+
+    def test_chinese_boundaries(self) -> None:
+        assert split_sentences("甲。乙！丙？丁；") == ["甲。", "乙！", "丙？", "丁；"]
+
+
+class TestChunkDocument:
+    def test_headings_start_chunks_and_sections_are_kept(self) -> None:
+        d = doc(
+            Block("Guide", "Title", None, "Guide"),
+            Block("Intro text.", "NarrativeText", None, "Guide"),
+            Block("Care", "Title", None, "Guide > Care"),
+            Block("Brush weekly.", "NarrativeText", None, "Guide > Care"),
+        )
+        chunks = chunk_document(d, max_tokens=100, count=by_chars)
+        assert [c.text for c in chunks] == ["Guide\n\nIntro text.", "Care\n\nBrush weekly."]
+        assert [c.section for c in chunks] == ["Guide", "Guide > Care"]
+
+    def test_table_is_its_own_chunk(self) -> None:
+        d = doc(Block("before"), Block("a b\n1 2", "Table"), Block("after"))
+        chunks = chunk_document(d, max_tokens=100, count=by_chars)
+        assert [(c.text, c.kind) for c in chunks] == [
+            ("before", "Text"), ("a b\n1 2", "Table"), ("after", "Text")
+        ]
+
+    @pytest.mark.parametrize("limit", [5, 17, 40])
+    def test_limit_holds_and_no_text_is_lost(self, limit: int) -> None:
+        text = "长城始建于春秋战国时期。明长城全长约八千八百五十公里！" * 3 + " Short one. " + "x" * 90
+        chunks = chunk_document(doc(Block(text)), max_tokens=limit, count=by_chars)
+        assert all(by_chars(c.text) <= limit for c in chunks)
+        assert "".join(c.text for c in chunks) == text
+
+    def test_ids_are_deterministic_and_depend_on_settings(self) -> None:
+        d = doc(Block("one"), Block("two", "Table"))
+        a = chunk_document(d, max_tokens=50, count=by_chars, fingerprint="x")
+        b = chunk_document(d, max_tokens=50, count=by_chars, fingerprint="x")
+        c = chunk_document(d, max_tokens=50, count=by_chars, fingerprint="y")
+        assert [x.id for x in a] == [x.id for x in b]
+        assert not {x.id for x in a} & {x.id for x in c}
+
+    def test_real_tokenizer_limit(self, embedder) -> None:
+        # all-MiniLM-L6-v2 truncates beyond 256 word pieces: no chunk may be longer
+        long = " ".join(f"Llamas number {i} live in the Andes." for i in range(300))
+        chunks = chunk_document(doc(Block(long)), max_tokens=embedder.max_tokens,
+                                count=embedder.count_tokens)
+        assert len(chunks) > 1
+        assert all(embedder.count_tokens(c.text) <= embedder.max_tokens for c in chunks)
+        assert "".join(c.text for c in chunks) == long

@@ -1,0 +1,118 @@
+"""Both CLIs through real subprocesses, with --json parsed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLE_FILES
+
+BIN = Path(sys.executable).parent
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGKIT_")}
+    return subprocess.run(list(args), capture_output=True, text=True, timeout=600, cwd=cwd,
+                          env=env, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def cli_kb(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> tuple[Path, dict]:
+    kb = tmp_path_factory.mktemp("cli") / "kb"
+    out = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--json",
+              cwd=kb.parent)
+    assert out.returncode == 0, out.stderr
+    return kb, json.loads(out.stdout)
+
+
+class TestIngestCLI:
+    def test_json_contract(self, cli_kb) -> None:
+        _, result = cli_kb
+        assert set(result) == {"files", "failures", "chunks", "seconds"}
+        assert result["files"] == {"seen": len(SAMPLE_FILES), "ingested": len(SAMPLE_FILES),
+                                   "unchanged": 0, "removed": 0, "failed": 0}
+        assert result["failures"] == []
+        assert result["chunks"]["added"] == result["chunks"]["total"] > 0
+        assert result["chunks"]["removed"] == 0 and result["seconds"] > 0
+
+    def test_second_run_all_unchanged(self, cli_kb, samples: Path) -> None:
+        kb, first = cli_kb
+        out = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--json",
+                  cwd=kb.parent)
+        assert out.returncode == 0, out.stderr
+        again = json.loads(out.stdout)
+        assert again["files"]["unchanged"] == len(SAMPLE_FILES)
+        assert again["chunks"] == {"added": 0, "removed": 0, "total": first["chunks"]["total"]}
+
+    def test_failures_exit_1_rest_ingested(self, tmp_path: Path, samples: Path) -> None:
+        docs = tmp_path / "docs"
+        shutil.copytree(samples, docs)
+        (docs / "broken.docx").write_bytes(b"not a zip at all")
+        out = run(str(BIN / "ragkit-ingest"), str(docs), "--kb", str(tmp_path / "kb"),
+                  "--json", "--quiet", cwd=tmp_path)
+        assert out.returncode == 1, out.stderr
+        result = json.loads(out.stdout)
+        assert result["files"]["ingested"] == len(SAMPLE_FILES)
+        assert result["files"]["failed"] == 1
+        [failure] = result["failures"]
+        assert failure["path"] == str(docs / "broken.docx") and failure["error"]
+        assert "Traceback" not in out.stderr
+
+    def test_human_summary(self, tmp_path: Path, samples: Path) -> None:
+        out = run(str(BIN / "ragkit-ingest"), str(samples / "llamas.md"), "--kb",
+                  str(tmp_path / "kb"), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "ingested" in out.stdout and "chunks: +" in out.stdout
+
+    @pytest.mark.parametrize(
+        "args",
+        [[], ["docs-that-do-not-exist", "--kb", "kb"], ["--kb", "kb"], ["x", "--bogus"]],
+    )
+    def test_usage_errors_exit_2(self, tmp_path: Path, args: list[str]) -> None:
+        out = run(str(BIN / "ragkit-ingest"), *args, cwd=tmp_path)
+        assert out.returncode == 2, (out.stdout, out.stderr)
+
+    def test_version_and_help(self, tmp_path: Path) -> None:
+        assert "ragkit-ingest 0." in run(str(BIN / "ragkit-ingest"), "--version",
+                                         cwd=tmp_path).stdout
+        assert "--kb" in run(str(BIN / "ragkit-ingest"), "-h", cwd=tmp_path).stdout
+
+
+@pytest.mark.slow
+class TestAskCLI:
+    def test_json_contract(self, cli_kb) -> None:
+        kb, _ = cli_kb
+        out = run(str(BIN / "ragkit"), "ask", "How many moons does Jupiter have?", "--kb",
+                  str(kb), "--k", "3", "--json", cwd=kb.parent)
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert {"answer", "citations", "timings"} <= set(result)
+        assert result["answer"].strip()
+        assert 1 <= len(result["citations"]) <= 3
+        for c in result["citations"]:
+            assert {"n", "source", "page", "section", "chunk_id", "text"} <= set(c)
+            assert Path(c["source"]).is_file()
+        assert any(c["source"].endswith("solar_system.html") for c in result["citations"])
+        assert result["timings"]["total_ms"] > 0
+
+    def test_streams_then_lists_sources(self, cli_kb) -> None:
+        kb, _ = cli_kb
+        out = run(str(BIN / "ragkit"), "ask", "明长城全长多少公里？", "--kb", str(kb),
+                  cwd=kb.parent)
+        assert out.returncode == 0, out.stderr
+        answer, sources = out.stdout.split("\n\nSources:\n")
+        assert answer.strip()
+        assert "great_wall_zh.txt" in sources
+
+    def test_not_a_knowledge_base(self, tmp_path: Path) -> None:
+        out = run(str(BIN / "ragkit"), "ask", "hi", "--kb", str(tmp_path / "none"), cwd=tmp_path)
+        assert out.returncode == 1 and "ragkit-ingest" in out.stderr
+
+    def test_usage_error(self, tmp_path: Path) -> None:
+        assert run(str(BIN / "ragkit"), "ask", "hi", cwd=tmp_path).returncode == 2

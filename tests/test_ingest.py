@@ -1,0 +1,138 @@
+"""Ingest on the real components: Chroma, the bundled embedding model, real files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ragkit import RAG, LockedError, NotFoundError, Settings
+from ragkit._lock import writer_lock
+from ragkit.ingestion.chunk import chunk_document
+from ragkit.ingestion.parse import file_hash, parse_file
+
+from .conftest import SAMPLE_FILES
+
+
+def expected_chunks(folder: Path, embedder) -> int:
+    """Chunks the samples must give, computed stage by stage outside the pipeline."""
+    limit = min(Settings().chunk_size, embedder.max_tokens)
+    total = 0
+    for name in SAMPLE_FILES:
+        path = folder / name
+        doc = parse_file(path, source=str(path), doc_id=file_hash(path), languages=["eng", "zho"])
+        total += len(chunk_document(doc, max_tokens=limit, count=embedder.count_tokens))
+    return total
+
+
+class TestIngestSamples:
+    def test_chunk_count_and_every_file_in(self, sample_kb: RAG, samples: Path, embedder) -> None:
+        n = sample_kb.count()
+        assert n == expected_chunks(samples, embedder)
+        assert n >= 2 * len(SAMPLE_FILES)
+        sources = {h.chunk.source for h in sample_kb.store.search(
+            embedder.embed_query("anything"), k=n)}
+        assert sources == {str(samples / name) for name in SAMPLE_FILES}
+
+    def test_reingest_adds_nothing(self, sample_kb: RAG, samples: Path) -> None:
+        before = sample_kb.count()
+        report = sample_kb.ingest(samples)
+        assert report.to_dict()["files"] == {
+            "seen": len(SAMPLE_FILES), "ingested": 0, "unchanged": len(SAMPLE_FILES),
+            "removed": 0, "failed": 0,
+        }
+        assert report.chunks_added == 0 and sample_kb.count() == before
+
+
+class TestIncremental:
+    @pytest.fixture
+    def kb(self, tmp_path: Path, samples: Path, embedder) -> tuple[RAG, Path]:
+        docs = tmp_path / "docs"
+        shutil.copytree(samples, docs)
+        rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
+        assert rag.ingest(docs).ok
+        return rag, docs
+
+    def test_touched_but_same_content_is_unchanged(self, kb) -> None:
+        rag, docs = kb
+        (docs / "coffee_notes.txt").touch()
+        r = rag.ingest(docs)
+        assert r.to_dict()["files"]["unchanged"] == len(SAMPLE_FILES)
+
+    def test_changed_file_is_replaced(self, kb, embedder) -> None:
+        rag, docs = kb
+        before = rag.count()
+        f = docs / "coffee_notes.txt"
+        f.write_text("Coffee beans are roasted seeds.\n\nA flat white has microfoam.\n")
+        r = rag.ingest(docs)
+        assert r.ingested == [str(f)] and r.chunks_removed > 0
+        texts = [h.chunk.text for h in rag.retrieve("flat white microfoam", k=50)]
+        assert any("microfoam" in t for t in texts)
+        assert not any("Yemen" in t for t in texts)
+        assert rag.count() == before - r.chunks_removed + r.chunks_added
+
+    def test_deleted_file_is_removed(self, kb) -> None:
+        rag, docs = kb
+        before = rag.count()
+        (docs / "great_wall_zh.txt").unlink()
+        r = rag.ingest(docs)
+        assert r.removed == [str(docs / "great_wall_zh.txt")]
+        assert rag.count() == before - r.chunks_removed and r.chunks_removed > 0
+
+    def test_broken_file_reported_and_rest_ingested(self, tmp_path: Path, samples, embedder):
+        docs = tmp_path / "docs"
+        shutil.copytree(samples, docs)
+        (docs / "broken.pdf").write_bytes(b"%PDF-1.4\n garbage, truncated")
+        (docs / "empty.txt").write_text("")
+        (docs / "notes.xyz").write_text("unsupported")
+        rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
+        r = rag.ingest(docs)
+        failed = {Path(f.path).name: f.error for f in r.failures}
+        assert set(failed) == {"broken.pdf", "empty.txt", "notes.xyz"}
+        assert all(e and "\n" not in e for e in failed.values())
+        assert len(r.ingested) == len(SAMPLE_FILES)
+        assert rag.count() == expected_chunks(samples, embedder)
+
+    def test_oversized_file_is_reported(self, tmp_path: Path, embedder) -> None:
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "big.txt").write_text("word " * 300_000)
+        rag = RAG(tmp_path / "kb", settings=Settings(max_file_mb=1), embedder=embedder)
+        r = rag.ingest(docs)
+        assert [Path(f.path).name for f in r.failures] == ["big.txt"]
+        assert "max_file_mb" in r.failures[0].error
+
+    def test_hidden_files_and_excludes_skipped(self, tmp_path: Path, embedder) -> None:
+        docs = tmp_path / "docs"
+        (docs / ".git").mkdir(parents=True)
+        (docs / ".git" / "x.txt").write_text("hidden folder")
+        (docs / ".secret.txt").write_text("hidden file")
+        (docs / "keep.txt").write_text("Kept text about otters.")
+        (docs / "skip.txt").write_text("Skipped text.")
+        rag = RAG(tmp_path / "kb", settings=Settings(exclude=["skip*"]), embedder=embedder)
+        r = rag.ingest(docs)
+        assert r.ingested == [str(docs / "keep.txt")]
+
+    def test_missing_path(self, tmp_path: Path, embedder) -> None:
+        rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
+        with pytest.raises(NotFoundError, match="does not exist"):
+            rag.ingest(tmp_path / "nope")
+
+    def test_second_writer_gets_a_clear_error(self, tmp_path: Path, embedder) -> None:
+        rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
+        with writer_lock(rag.kb / "ingest.lock"), pytest.raises(LockedError, match="Another"):
+            rag.ingest(tmp_path)
+
+    def test_other_embedding_model_is_refused(self, tmp_path: Path, embedder) -> None:
+        from ragkit import DimensionMismatchError
+
+        rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
+        rag.count()
+
+        class Other:
+            name, dimension, max_tokens = "other-model", 8, 100
+
+        other = RAG(tmp_path / "kb", settings=Settings(), embedder=Other())  # type: ignore[arg-type]
+        with pytest.raises(DimensionMismatchError, match="all-MiniLM-L6-v2.*other-model"):
+            other.count()

@@ -1,0 +1,89 @@
+"""Offline by construction: no downloads, no telemetry, unless the user asks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ragkit._offline import OFFLINE_ENV, apply_offline_defaults
+from ragkit.errors import ConfigError
+
+
+class TestOfflineDefaults:
+    def test_all_set_on_import(self) -> None:
+        import os
+
+        for key in OFFLINE_ENV:
+            assert key in os.environ
+
+    def test_user_choice_wins(self) -> None:
+        env = {"ANONYMIZED_TELEMETRY": "True", "HF_HUB_OFFLINE": "0"}
+        applied = apply_offline_defaults(env)
+        assert env["ANONYMIZED_TELEMETRY"] == "True" and env["HF_HUB_OFFLINE"] == "0"
+        assert "HF_HUB_OFFLINE" not in applied and env["DO_NOT_TRACK"] == "1"
+
+
+class TestSpacyModel:
+    def test_unstructured_uses_the_packaged_model_and_never_downloads(self) -> None:
+        from unstructured.nlp import tokenize
+
+        from ragkit.ingestion._spacy import SPACY_MODEL, use_bundled_spacy_model
+
+        use_bundled_spacy_model()
+        use_bundled_spacy_model()  # idempotent
+        nlp = tokenize._get_nlp()
+        assert nlp.meta["name"] in SPACY_MODEL  # "core_web_sm" inside the packaged name
+        assert tokenize.sent_tokenize("Llamas live high. They eat grass.") == [
+            "Llamas live high.", "They eat grass."
+        ]
+        with pytest.raises(ConfigError, match="download"):
+            tokenize._install_spacy_model()
+
+
+PROBE = textwrap.dedent(
+    """
+    import json, socket, sys
+    attempts = []
+    real_connect = socket.socket.connect
+    def connect(self, address):
+        host = address[0] if isinstance(address, tuple) else str(address)
+        if host not in ("127.0.0.1", "::1", "localhost") and not str(host).startswith("/"):
+            attempts.append(str(address))
+            raise OSError("network disabled by the test")
+        return real_connect(self, address)
+    socket.socket.connect = connect
+    real_gai = socket.getaddrinfo
+    def gai(host, *a, **k):
+        if host not in ("127.0.0.1", "::1", "localhost", None):
+            attempts.append(f"dns:{host}")
+        return real_gai(host, *a, **k)
+    socket.getaddrinfo = gai
+
+    from ragkit import RAG
+    rag = RAG(sys.argv[1], max_tokens=8)
+    report = rag.ingest(sys.argv[2])
+    answer = rag.ask("How much does an adult llama weigh?")
+    print(json.dumps({"attempts": attempts, "failed": len(report.failures),
+                      "chunks": report.chunks_total, "citations": len(answer.citations)}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_whole_flow_makes_no_network_call(tmp_path: Path, samples: Path) -> None:
+    """Ingest and ask in a fresh process; any non-loopback connect or DNS lookup is recorded."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE)
+    out = subprocess.run(
+        [sys.executable, str(probe), str(tmp_path / "kb"), str(samples)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["attempts"] == []
+    assert result["failed"] == 0 and result["chunks"] > 0 and result["citations"] > 0

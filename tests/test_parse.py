@@ -1,0 +1,78 @@
+"""Parsing real files with unstructured (and pdfminer.six for PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ragkit import ParseError
+from ragkit.ingestion.parse import file_hash, parse_file
+
+
+def parse(path: Path):
+    return parse_file(path, source=str(path), doc_id=file_hash(path), languages=["eng", "zho"])
+
+
+class TestParseSamples:
+    @pytest.mark.parametrize(
+        ("name", "fact"),
+        [
+            ("llamas.md", "130 and 200 kg"),
+            ("solar_system.html", "95"),
+            ("tea_history.docx", "1650s"),
+            ("volcanoes.pdf", "Mauna Loa"),
+            ("giant_panda_zh.md", "十到十六个小时"),
+            ("great_wall_zh.txt", "八千八百五十公里"),
+            ("coffee_notes.txt", "Yemen"),
+        ],
+    )
+    def test_each_format_gives_blocks_with_the_facts(self, samples: Path, name: str, fact: str):
+        doc = parse(samples / name)
+        assert len(doc.blocks) >= 3
+        assert fact in doc.text
+        assert doc.id == file_hash(samples / name)
+
+    def test_pdf_keeps_page_numbers(self, samples: Path) -> None:
+        doc = parse(samples / "volcanoes.pdf")
+        pages = {b.page for b in doc.blocks}
+        assert pages == {1, 2}
+        krakatoa = [b for b in doc.blocks if "Krakatoa" in b.text]
+        assert krakatoa and all(b.page == 2 for b in krakatoa)
+
+    def test_markdown_sections_and_table(self, samples: Path) -> None:
+        doc = parse(samples / "llamas.md")
+        assert any(b.kind == "Title" for b in doc.blocks)
+        assert any(" > " in b.section for b in doc.blocks), "nested headings give a section path"
+        assert any(b.kind == "Table" for b in doc.blocks)
+
+    def test_docx_headings_become_sections(self, samples: Path) -> None:
+        doc = parse(samples / "tea_history.docx")
+        assert any(b.kind == "Title" for b in doc.blocks)
+        assert all(b.section for b in doc.blocks if b.kind != "Title")
+
+
+class TestParseErrors:
+    def test_unsupported_type(self, tmp_path: Path) -> None:
+        f = tmp_path / "x.xyz"
+        f.write_text("hello")
+        with pytest.raises(ParseError, match="unsupported file type '.xyz'"):
+            parse(f)
+
+    def test_binary_named_pdf(self, tmp_path: Path) -> None:
+        f = tmp_path / "fake.pdf"
+        f.write_bytes(b"\x00\x01\x02 not a pdf" * 10)
+        with pytest.raises(ParseError):
+            parse(f)
+
+    def test_binary_named_docx(self, tmp_path: Path) -> None:
+        f = tmp_path / "fake.docx"
+        f.write_bytes(b"PK\x03\x04 broken zip" * 10)
+        with pytest.raises(ParseError):
+            parse(f)
+
+    def test_empty_file(self, tmp_path: Path) -> None:
+        f = tmp_path / "empty.txt"
+        f.write_text("")
+        with pytest.raises(ParseError, match="no text"):
+            parse(f)

@@ -1,0 +1,1 @@
+"""The Streamlit chat app (installed as ragkit_ui)."""
