@@ -40,14 +40,17 @@ def _version(value: bool) -> None:
 def _summary(report: IngestReport, console: Console) -> None:
     d = report.to_dict()
     table = Table(title=f"Ingested in {report.seconds:.1f} s", title_justify="left")
-    for col in ("seen", "ingested", "unchanged", "removed", "failed"):
+    cols = ("seen", "ingested", "unchanged", "removed", "skipped", "failed")
+    for col in cols:
         table.add_column(col, justify="right")
-    table.add_row(*(str(d["files"][k]) for k in ("seen", "ingested", "unchanged", "removed", "failed")))
+    table.add_row(*(str(d["files"][k]) for k in cols))
     console.print(table)
     c = d["chunks"]
     console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge base")
+    for s in report.skipped:
+        console.print(f"skipped {s.path}: {s.reason}", markup=False, highlight=False)
     for f in report.failures:
-        console.print(f"[red]failed[/red] {f.path}: {f.error}", markup=True, highlight=False)
+        console.print(f"failed {f.path}: {f.error}", markup=False, highlight=False)
 
 
 @app.command()

@@ -34,9 +34,9 @@ def cli_kb(tmp_path_factory: pytest.TempPathFactory, samples: Path) -> tuple[Pat
 class TestIngestCLI:
     def test_json_contract(self, cli_kb) -> None:
         _, result = cli_kb
-        assert set(result) == {"files", "failures", "chunks", "seconds"}
+        assert {"files", "failures", "chunks", "seconds"} <= set(result)
         assert result["files"] == {"seen": len(SAMPLE_FILES), "ingested": len(SAMPLE_FILES),
-                                   "unchanged": 0, "removed": 0, "failed": 0}
+                                   "unchanged": 0, "removed": 0, "failed": 0, "skipped": 0}
         assert result["failures"] == []
         assert result["chunks"]["added"] == result["chunks"]["total"] > 0
         assert result["chunks"]["removed"] == 0 and result["seconds"] > 0
@@ -63,6 +63,19 @@ class TestIngestCLI:
         [failure] = result["failures"]
         assert failure["path"] == str(docs / "broken.docx") and failure["error"]
         assert "Traceback" not in out.stderr
+
+    def test_unsupported_files_are_skipped_not_failed(self, tmp_path: Path) -> None:
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "a.txt").write_text("Otters hold hands while they sleep.")
+        (docs / "tool.py").write_text("print('hi')")
+        out = run(str(BIN / "ragkit-ingest"), str(docs), "--kb", str(tmp_path / "kb"), "--json",
+                  cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        assert result["files"]["ingested"] == 1 and result["files"]["skipped"] == 1
+        assert result["skipped"] == [{"path": str(docs / "tool.py"),
+                                      "reason": "unsupported file type '.py'"}]
 
     def test_human_summary(self, tmp_path: Path, samples: Path) -> None:
         out = run(str(BIN / "ragkit-ingest"), str(samples / "llamas.md"), "--kb",

@@ -40,7 +40,7 @@ class TestIngestSamples:
         report = sample_kb.ingest(samples)
         assert report.to_dict()["files"] == {
             "seen": len(SAMPLE_FILES), "ingested": 0, "unchanged": len(SAMPLE_FILES),
-            "removed": 0, "failed": 0,
+            "removed": 0, "failed": 0, "skipped": 0,
         }
         assert report.chunks_added == 0 and sample_kb.count() == before
 
@@ -89,7 +89,10 @@ class TestIncremental:
         rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
         r = rag.ingest(docs)
         failed = {Path(f.path).name: f.error for f in r.failures}
-        assert set(failed) == {"broken.pdf", "empty.txt", "notes.xyz"}
+        assert set(failed) == {"broken.pdf", "empty.txt"}
+        assert [(Path(s.path).name, s.reason) for s in r.skipped] == [
+            ("notes.xyz", "unsupported file type '.xyz'")
+        ]
         assert all(e and "\n" not in e for e in failed.values())
         assert len(r.ingested) == len(SAMPLE_FILES)
         assert rag.count() == expected_chunks(samples, embedder)

@@ -21,7 +21,7 @@ from ragkit.errors import ParseError, RagkitError
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
 from ragkit.ingestion.manifest import FileRecord, Manifest
-from ragkit.ingestion.parse import file_hash, parse_file
+from ragkit.ingestion.parse import SUPPORTED, file_hash, parse_file
 from ragkit.ports import Embedder, VectorStore
 from ragkit.settings import Settings
 
@@ -38,6 +38,12 @@ class Failure:
 
 
 @dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
 class IngestReport:
     """What one ingest run did; ``to_dict()`` is the ``ragkit-ingest --json`` object."""
 
@@ -46,6 +52,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
     chunks_added: int = 0
     chunks_removed: int = 0
     chunks_total: int = 0
@@ -63,8 +70,10 @@ class IngestReport:
                 "unchanged": len(self.unchanged),
                 "removed": len(self.removed),
                 "failed": len(self.failures),
+                "skipped": len(self.skipped),
             },
             "failures": [{"path": f.path, "error": f.error} for f in self.failures],
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
             "chunks": {
                 "added": self.chunks_added,
                 "removed": self.chunks_removed,
@@ -107,6 +116,10 @@ class _Run:
 
     def file(self, path: Path) -> None:
         source = str(path)
+        if path.suffix.lower() not in SUPPORTED:
+            reason = f"unsupported file type {path.suffix or '(none)'!r}"
+            self.report.skipped.append(Skipped(source, reason))
+            return
         st = path.stat()
         limit = self.settings.max_file_mb * 1024 * 1024
         if st.st_size > limit:

@@ -1,6 +1,9 @@
-"""Write ragkit's sample documents into this folder (deterministic: same bytes every run).
+"""Write ragkit's sample documents into docs/samples (deterministic: same bytes every run).
 
-    python docs/samples/make_samples.py
+    python scripts/make_samples.py [OUT_DIR]
+
+The folder holds the documents only (so that ingesting it ingests nothing else); the
+questions each one answers are in docs/samples.md.
 
 Needs only the standard library and python-docx (installed with ragkit). The PDF is written
 byte by byte with the standard Helvetica font, so no PDF library is needed.
@@ -13,7 +16,7 @@ import io
 import zipfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1] / "docs" / "samples"
 
 LLAMAS_MD = """\
 # Llamas: a field guide
@@ -212,36 +215,6 @@ Green coffee beans are roasted at around 200 degrees Celsius. Light roasts keep 
 the bean's acidity; dark roasts taste more bitter and smoky.
 """
 
-QUESTIONS_MD = """\
-# Sample questions
-
-| question | file | answering phrase |
-|---|---|---|
-| How much does an adult llama weigh? | llamas.md | An adult llama weighs between 130 and 200 kg |
-| When were llamas domesticated? | llamas.md | domesticated in the Andes about 4,500 years ago |
-| How many moons does Jupiter have? | solar_system.html | Jupiter has 95 officially recognised moons |
-| Which planet rotates backwards? | solar_system.html | Venus rotates backwards |
-| When did tea reach Britain? | tea_history.docx | Tea reached Britain in the 1650s |
-| Who popularised tea at the English court? | tea_history.docx | Catherine of Braganza popularised tea at the English court |
-| Which is the largest active volcano on Earth? | volcanoes.pdf (page 1) | Mauna Loa is the largest active volcano on Earth |
-| How far away was the Krakatoa eruption heard? | volcanoes.pdf (page 2) | The 1883 eruption of Krakatoa was heard 4,800 km away |
-| Where was coffee first cultivated? | coffee_notes.txt | Coffee was first cultivated in Yemen in the 15th century |
-| At what pressure is espresso brewed? | coffee_notes.txt | Espresso is brewed at about 9 bars of pressure |
-| 大熊猫每天花多少时间吃竹子？ | giant_panda_zh.md | 大熊猫每天要花十到十六个小时吃竹子 |
-| 大熊猫主要分布在哪里？ | giant_panda_zh.md | 大熊猫主要分布在中国四川、陕西和甘肃的山区 |
-| 明长城全长多少公里？ | great_wall_zh.txt | 明长城全长约八千八百五十公里 |
-| 长城始建于什么时期？ | great_wall_zh.txt | 长城始建于春秋战国时期 |
-"""
-
-README_MD = """\
-# Sample documents
-
-ragkit's own sample documents (English and Chinese; Markdown, HTML, Word, PDF, text), written
-by `make_samples.py` in this folder (MIT, like the project). The demo (`scripts/demo`) and the
-tests ingest them; `QUESTIONS.md` lists questions each one answers.
-"""
-
-
 def _pdf_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
@@ -311,7 +284,9 @@ def make_docx(paragraphs: list[tuple[str, str]]) -> bytes:
     return out.getvalue()
 
 
-def main() -> None:
+def main(out: Path = HERE) -> None:
+    """Write the samples into ``out`` (default docs/samples)."""
+    out.mkdir(parents=True, exist_ok=True)
     files: dict[str, bytes] = {
         "llamas.md": LLAMAS_MD.encode(),
         "solar_system.html": SOLAR_SYSTEM_HTML.encode(),
@@ -320,13 +295,13 @@ def main() -> None:
         "giant_panda_zh.md": GIANT_PANDA_MD.encode(),
         "great_wall_zh.txt": GREAT_WALL_TXT.encode(),
         "coffee_notes.txt": COFFEE_TXT.encode(),
-        "QUESTIONS.md": QUESTIONS_MD.encode(),
-        "README.md": README_MD.encode(),
     }
     for name, data in files.items():
-        (HERE / name).write_bytes(data)
+        (out / name).write_bytes(data)
         print(f"{name:20} {len(data):6d} bytes")
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE)
