@@ -18,6 +18,8 @@ OFFLINE_ENV: dict[str, str] = {
     "HF_DATASETS_OFFLINE": "1",
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    # no "Loading weights" progress bars on every start
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     # unstructured: library-load ping (scarf) and partition telemetry, and its banner.
     "DO_NOT_TRACK": "1",
     "SCARF_NO_ANALYTICS": "1",

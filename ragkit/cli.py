@@ -102,7 +102,7 @@ def ui(
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false",
+        "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
         "--", "--kb", str(kb.resolve()),
     ]
     typer.echo(f"ragkit chat on http://localhost:{port}  (knowledge base {kb})", err=True)

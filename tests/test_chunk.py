@@ -52,6 +52,16 @@ class TestChunkDocument:
         assert all(by_chars(c.text) <= limit for c in chunks)
         assert "".join(c.text for c in chunks) == text
 
+    def test_long_table_splits_between_rows_with_header_repeated(self) -> None:
+        rows = [f"row{i} | {i * 7}" for i in range(30)]
+        text = "planet | moons\n" + "\n".join(rows)
+        chunks = chunk_document(doc(Block(text, "Table")), max_tokens=60, count=by_chars)
+        assert len(chunks) > 2 and all(c.kind == "Table" for c in chunks)
+        assert all(by_chars(c.text) <= 60 for c in chunks)
+        assert all(c.text.startswith("planet | moons\n") for c in chunks)
+        body = [line for c in chunks for line in c.text.split("\n")[1:]]
+        assert body == rows  # every row once, in order, none cut
+
     def test_ids_are_deterministic_and_depend_on_settings(self) -> None:
         d = doc(Block("one"), Block("two", "Table"))
         a = chunk_document(d, max_tokens=50, count=by_chars, fingerprint="x")

@@ -66,10 +66,10 @@ class TestIncremental:
         f = docs / "coffee_notes.txt"
         f.write_text("Coffee beans are roasted seeds.\n\nA flat white has microfoam.\n")
         r = rag.ingest(docs)
-        assert r.ingested == [str(f)] and r.chunks_removed > 0
+        assert r.ingested == [str(f)] and r.chunks_removed > 0, r.to_dict()
         texts = [h.chunk.text for h in rag.retrieve("flat white microfoam", k=50)]
-        assert any("microfoam" in t for t in texts)
-        assert not any("Yemen" in t for t in texts)
+        assert any("microfoam" in t for t in texts), texts
+        assert not any("Yemen" in t for t in texts), texts
         assert rag.count() == before - r.chunks_removed + r.chunks_added
 
     def test_deleted_file_is_removed(self, kb) -> None:

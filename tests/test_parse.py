@@ -46,6 +46,12 @@ class TestParseSamples:
         assert any(" > " in b.section for b in doc.blocks), "nested headings give a section path"
         assert any(b.kind == "Table" for b in doc.blocks)
 
+    def test_tables_keep_rows_and_header(self, samples: Path) -> None:
+        doc = parse(samples / "solar_system.html")
+        [table] = [b for b in doc.blocks if b.kind == "Table"]
+        assert table.text.split("\n")[0] == "Planet | Known moons | Largest moon"
+        assert "Jupiter | 95 | Ganymede" in table.text.split("\n")
+
     def test_docx_headings_become_sections(self, samples: Path) -> None:
         doc = parse(samples / "tea_history.docx")
         assert any(b.kind == "Title" for b in doc.blocks)

@@ -2,9 +2,10 @@
 
 Rules, in order: a heading starts a new chunk (and opens it, so the chunk carries its
 title); a table is a chunk of its own; blocks of one section are packed together up to
-``max_tokens``; a block longer than that is split at sentence ends (English and Chinese:
-``. ! ? 。 ！ ？ ； …``), and a sentence longer than that at the last character that fits,
-never inside a character. No text is dropped.
+``max_tokens``; a table longer than that is split between rows, its header row repeated
+at the top of each part; any other block longer than that is split at sentence ends
+(English and Chinese: ``. ! ? 。 ！ ？ ； …``), and a sentence longer than that at the last
+character that fits, never inside a character. No text is dropped.
 """
 
 from __future__ import annotations
@@ -71,6 +72,28 @@ def _pieces(text: str, max_tokens: int, count: Counter) -> Iterator[str]:
         yield buf
 
 
+def _table_pieces(text: str, max_tokens: int, count: Counter) -> Iterator[str]:
+    """Split a table (one row per line, header first) between rows, repeating the header."""
+    header, *rows = text.split("\n")
+    if not rows or count(header) * 2 > max_tokens:  # no room to repeat the header
+        yield from _pieces(text, max_tokens, count)
+        return
+    buf = header
+    for row in rows:
+        if count(buf + "\n" + row) <= max_tokens:
+            buf += "\n" + row
+            continue
+        if buf != header:
+            yield buf
+        if count(header + "\n" + row) <= max_tokens:
+            buf = header + "\n" + row
+        else:  # one row too long even alone: split it like text
+            yield from _pieces(row, max_tokens, count)
+            buf = header
+    if buf != header:
+        yield buf
+
+
 def chunk_id(source: str, doc_id: str, fingerprint: str, index: int) -> str:
     """Deterministic id: same file, same settings, same position → same id."""
     return hashlib.sha256(f"{source}\0{doc_id}\0{fingerprint}\0{index}".encode()).hexdigest()[:32]
@@ -101,7 +124,8 @@ def chunk_document(
         if block.kind in {"Title", "Table"} or new_section or size + sep + n > max_tokens:
             flush()
         if n > max_tokens:
-            for piece in _pieces(block.text, max_tokens, count):
+            split = _table_pieces if block.kind == "Table" else _pieces
+            for piece in split(block.text, max_tokens, count):
                 groups.append([Block(piece, block.kind, block.page, block.section)])
             continue
         current.append(block)

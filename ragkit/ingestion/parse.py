@@ -79,12 +79,42 @@ def _is_heading(category: str, text: str) -> bool:
     )
 
 
+def table_text(html: str) -> str:
+    """A table as pipe-separated rows, header row first, one row per line.
+
+    Flattened table text ("Planet Known moons Earth 1 …") loses which value belongs to
+    which column; rows keep it, for the embedding model and the LLM alike.
+
+    >>> table_text("<table><tr><th>a</th><th>b</th></tr><tr><td>1</td><td>2</td></tr></table>")
+    'a | b\n1 | 2'
+    """
+    import lxml.html
+
+    root = lxml.html.fromstring(html)
+    rows = []
+    for tr in root.iter("tr"):
+        cells = [" ".join(c.text_content().split()) for c in tr if c.tag in ("td", "th")]
+        if any(cells):
+            rows.append(" | ".join(cells))
+    return "\n".join(rows)
+
+
+def _text(el: Any) -> str:
+    html = getattr(el.metadata, "text_as_html", None)
+    if getattr(el, "category", "") == "Table" and html:
+        try:
+            return table_text(html) or (el.text or "").strip()
+        except Exception:  # noqa: BLE001 - malformed table HTML: keep unstructured's text
+            return (el.text or "").strip()
+    return (el.text or "").strip()
+
+
 def _blocks(elements: list[Any]) -> list[Block]:
     """Turn unstructured elements into blocks carrying their section path."""
     stack: list[tuple[int, str]] = []  # (depth, title)
     blocks = []
     for el in elements:
-        text = (el.text or "").strip()
+        text = _text(el)
         if not text:
             continue
         category = getattr(el, "category", type(el).__name__)
