@@ -88,7 +88,9 @@ def ui_script() -> Path:
 @app.command()
 def ui(
     kb: KbOption,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on localhost.")] = 8501,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port on localhost.")
+    ] = 8501,
 ) -> None:
     """Serve the Streamlit chat on http://localhost:PORT for the knowledge base KB."""
     if importlib.util.find_spec("streamlit") is None:

@@ -40,7 +40,9 @@ class VectorStore(Protocol):
         """Insert or replace (by id) ``chunks``. Raises BackendError."""
         ...
 
-    def search(self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None) -> list[Hit]:
+    def search(
+        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[Hit]:
         """Return up to ``k`` hits, most similar first."""
         ...
 

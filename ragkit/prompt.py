@@ -1,12 +1,12 @@
-"""Build the prompt: system template + numbered passages + question, within the token budget.
+"""Build the prompt: system template, numbered passages and question, within the budget.
 
 Templates are Jinja2 files in ``ragkit/templates``. The messages are: system (rules),
 user (the numbered context), assistant (an acknowledgement), user (the question). Giving
 the question a turn of its own measured best with the bundled 135M model, which otherwise
-tends to copy the context or the rules back (docs/architecture.md). The budget is the model's context
-window minus ``max_tokens`` (room for the answer), counted with the LLM's own tokenizer.
-Passages are added best-ranked first; one that does not fit is dropped with every lower
-ranked one, and :attr:`Prompt.dropped` says so.
+tends to copy the context or the rules back (docs/architecture.md). The budget is the
+model's context window minus ``max_tokens`` (room for the answer), counted with the LLM's
+own tokenizer. Passages are added best-ranked first; one that does not fit is dropped with
+every lower ranked one, and :attr:`Prompt.dropped` says so.
 """
 
 from __future__ import annotations

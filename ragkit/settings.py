@@ -21,17 +21,17 @@ from ragkit._models import BUNDLED_EMBEDDING, BUNDLED_LLM
 from ragkit.errors import ConfigError
 
 SETTINGS_FILE = "ragkit.toml"
-_TOML_DATA: ContextVar[dict[str, Any]] = ContextVar("_TOML_DATA", default={})
+_TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_TOML_DATA", default=None)
 
 
 class _TomlSource(PydanticBaseSettingsSource):
     """Values read from the ``ragkit.toml`` files by :meth:`Settings.load`."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return _TOML_DATA.get().get(field_name), field_name, False
+        return (_TOML_DATA.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_TOML_DATA.get())
+        return dict(_TOML_DATA.get() or {})
 
 
 class Settings(BaseSettings):

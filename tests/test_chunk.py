@@ -17,7 +17,8 @@ def doc(*blocks: Block) -> Document:
 class TestSplitSentences:
     @pytest.mark.parametrize(
         "text",
-        ["大熊猫吃竹子。它们很可爱！真的吗？是的；当然…", "One. Two! Three? Four", "no end", "。。"],
+        ["大熊猫吃竹子。它们很可爱！真的吗？是的；当然…", "One. Two! Three? Four", "no end",
+         "。。"],
     )
     def test_parts_join_back(self, text: str) -> None:
         assert "".join(split_sentences(text)) == text
@@ -47,7 +48,8 @@ class TestChunkDocument:
 
     @pytest.mark.parametrize("limit", [5, 17, 40])
     def test_limit_holds_and_no_text_is_lost(self, limit: int) -> None:
-        text = "长城始建于春秋战国时期。明长城全长约八千八百五十公里！" * 3 + " Short one. " + "x" * 90
+        zh = "长城始建于春秋战国时期。明长城全长约八千八百五十公里！"
+        text = zh * 3 + " Short one. " + "x" * 90
         chunks = chunk_document(doc(Block(text)), max_tokens=limit, count=by_chars)
         assert all(by_chars(c.text) <= limit for c in chunks)
         assert "".join(c.text for c in chunks) == text

@@ -63,7 +63,7 @@ class ChromaStore:
         if n == 0:
             return []
         res = self._col.query(
-            query_embeddings=[list(vector)],  # type: ignore[list-item]
+            query_embeddings=[list(vector)],  # type: ignore[arg-type]
             n_results=min(k, n),
             where=where or None,
             include=["documents", "metadatas", "distances"],

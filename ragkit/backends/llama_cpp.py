@@ -66,8 +66,9 @@ class LlamaCppLLM:
                     seed=params.get("seed", 0),
                 )
                 for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")  # type: ignore[index]
+                    delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
+                    piece = delta.get("content")
                     if piece:
-                        yield piece
+                        yield str(piece)
             except ValueError as exc:  # e.g. prompt longer than the context window
                 raise BackendError(f"llama.cpp could not answer: {exc}") from exc

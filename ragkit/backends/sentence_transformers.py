@@ -34,15 +34,15 @@ class SentenceTransformerEmbedder:
                 "cache (ragkit never downloads models)."
             ) from exc
         # renamed get_embedding_dimension in sentence-transformers 5; keep both working
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         if dim is None:
             raise BackendError(f"Embedding model {model!r} does not report its dimension.")
         self.dimension = int(dim)
         # two places go to [CLS]/[SEP]: a text of max_tokens word pieces still fits
-        self.max_tokens = int(self._model.max_seq_length) - 2
+        self.max_tokens = int(self._model.max_seq_length or 512) - 2
         self._tokenizer = self._model.tokenizer
 
     def count_tokens(self, text: str) -> int:

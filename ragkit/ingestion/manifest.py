@@ -52,7 +52,8 @@ class Manifest:
         ).fetchone()
         if row is None:
             return None
-        return FileRecord(*row[:5], chunk_ids=tuple(json.loads(row[5])))
+        source, size, mtime_ns, digest, fingerprint, ids = row
+        return FileRecord(source, size, mtime_ns, digest, fingerprint, tuple(json.loads(ids)))
 
     def sources(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT source FROM files ORDER BY source")]

@@ -106,9 +106,9 @@ def _fingerprint(settings: Settings, max_tokens: int) -> str:
 
 class _Run:
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
-                 manifest: Manifest, progress: Callable[[Progress], None] | None) -> None:
-        self.settings, self.embedder, self.store, self.manifest = settings, embedder, store, manifest
-        self.progress = progress
+                 manifest: Manifest) -> None:
+        self.settings, self.embedder = settings, embedder
+        self.store, self.manifest = store, manifest
         self.max_tokens = min(settings.chunk_size, embedder.max_tokens)
         self.fingerprint = _fingerprint(settings, self.max_tokens)
         self.report = IngestReport()
@@ -198,7 +198,7 @@ def run_ingest(
     started = time.perf_counter()
     roots = [Path(p).expanduser() for p in paths]
     files = discover(roots, settings.include, settings.exclude)
-    run = _Run(settings, embedder, store, manifest, progress)
+    run = _Run(settings, embedder, store, manifest)
     run.report.seen = len(files)
     for done, path in enumerate(files, start=1):
         try:
