@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -39,18 +40,31 @@ def _version(value: bool) -> None:
 
 def _summary(report: IngestReport, console: Console) -> None:
     d = report.to_dict()
-    table = Table(title=f"Ingested in {report.seconds:.1f} s", title_justify="left")
+    title = "Dry run: would ingest / remove" if report.dry_run else (
+        f"Ingested in {report.seconds:.1f} s")
+    table = Table(title=title, title_justify="left")
     cols = ("seen", "ingested", "unchanged", "removed", "skipped", "failed")
     for col in cols:
         table.add_column(col, justify="right")
     table.add_row(*(str(d["files"][k]) for k in cols))
     console.print(table)
     c = d["chunks"]
-    console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge base")
+    rate = c["added"] / report.seconds if report.seconds else 0.0
+    console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge base"
+                  f" ({rate:.0f} chunks/s)", highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    if report.dry_run:
+        for path in report.ingested:
+            console.print(f"would ingest {path}", markup=False, highlight=False)
+        for path in report.removed:
+            console.print(f"would remove {path}", markup=False, highlight=False)
     for s in report.skipped:
-        console.print(f"skipped {s.path}: {s.reason}", markup=False, highlight=False)
+        console.print(f"skipped {s.path}: {s.reason}", markup=False, highlight=False,
+                      soft_wrap=True)
     for f in report.failures:
-        console.print(f"failed {f.path}: {f.error}", markup=False, highlight=False)
+        console.print(f"failed {f.path}: {f.error}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 @app.command()
@@ -66,6 +80,14 @@ def ingest(
         bool, typer.Option("--json", help="Print one JSON object with the results to stdout.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-w", min=0,
+                     help="Parser processes (default: CPU count, at most 4; 0: none)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
+    ] = False,
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug.")
     ] = 0,
@@ -82,24 +104,27 @@ def ingest(
     err = Console(stderr=True)
     show_bar = not quiet and err.is_terminal
     try:
-        rag = RAG(kb)
+        rag = RAG(kb, workers=workers)
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("files · {task.fields[chunks]} chunks"),
+            TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
             TimeRemainingColumn(),
             console=err,
             disable=not show_bar,
         ) as bar:
-            task = bar.add_task("ingesting", total=None, chunks=0)
+            task = bar.add_task("ingesting", total=None, chunks=0, rate="–")
+            started = time.perf_counter()
 
             def on_progress(p: ragkit.Progress) -> None:
+                rate = p.chunks / max(time.perf_counter() - started, 1e-6)
                 bar.update(task, completed=p.done, total=p.total, chunks=p.chunks,
-                           description=Path(p.path).name[:30])
+                           rate=f"{rate:.0f}", description=Path(p.path).name[:24])
 
-            report = rag.ingest(*paths, progress=on_progress)
+            report = rag.ingest(*paths, progress=on_progress, dry_run=dry_run)
     except RagkitError as exc:
         err.print(f"Error: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from exc

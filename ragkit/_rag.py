@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -116,7 +117,8 @@ class RAG:
 
             e = self.embedder
             self._store = ChromaStore(
-                self.kb / "chroma",
+                None if self.settings.chroma_url else self.kb / "chroma",
+                url=self.settings.chroma_url,
                 collection=self.settings.collection,
                 embedder_name=e.name,
                 dimension=e.dimension,
@@ -137,19 +139,24 @@ class RAG:
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest(
-        self, *paths: str | Path, progress: Callable[[Progress], None] | None = None
+        self,
+        *paths: str | Path,
+        progress: Callable[[Progress], None] | None = None,
+        dry_run: bool = False,
     ) -> IngestReport:
         """Ingest files and folders; see :func:`ragkit.ingestion.pipeline.run_ingest`.
 
-        Raises LockedError if another process is ingesting into this knowledge base.
+        Raises LockedError if another process is ingesting into this knowledge base
+        (a dry run takes no lock: it writes nothing).
         """
         if not paths:
             raise ValidationError("Give at least one file or folder to ingest.")
-        with writer_lock(self.kb / "ingest.lock"):
+        with contextlib.nullcontext() if dry_run else writer_lock(self.kb / "ingest.lock"):
             manifest = Manifest(self.kb / "manifest.sqlite3")
             try:
                 return run_ingest(paths, settings=self.settings, embedder=self.embedder,
-                                  store=self.store, manifest=manifest, progress=progress)
+                                  store=self.store, manifest=manifest, progress=progress,
+                                  dry_run=dry_run)
             finally:
                 manifest.close()
 

@@ -63,7 +63,8 @@ class Chunk:
     index: int
     page: int | None = None
     section: str = ""
-    kind: str = "NarrativeText"
+    kind: str = "Text"
+    overlap: int = 0  #: leading characters repeated from the previous chunk
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata for the vector store (no ``None``: Chroma rejects it)."""
@@ -73,6 +74,7 @@ class Chunk:
             "index": self.index,
             "section": self.section,
             "kind": self.kind,
+            "overlap": self.overlap,
         }
         if self.page is not None:
             meta["page"] = self.page
@@ -89,7 +91,8 @@ class Chunk:
             index=int(meta.get("index", 0)),
             page=int(page) if page is not None else None,
             section=str(meta.get("section", "")),
-            kind=str(meta.get("kind", "NarrativeText")),
+            kind=str(meta.get("kind", "Text")),
+            overlap=int(meta.get("overlap", 0)),
         )
 
     def __repr__(self) -> str:

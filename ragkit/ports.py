@@ -54,6 +54,10 @@ class VectorStore(Protocol):
         """Return the number of chunks stored."""
         ...
 
+    def ids(self) -> set[str]:
+        """Return every chunk id stored (for consistency checks and crash repair)."""
+        ...
+
 
 @runtime_checkable
 class LLM(Protocol):

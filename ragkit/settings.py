@@ -74,6 +74,21 @@ class Settings(BaseSettings):
         description="Most embedding-model tokens in one chunk; capped at the model's "
         "max_seq_length so nothing is silently truncated.",
     )
+    chunk_overlap: int = Field(
+        32,
+        ge=0,
+        description="Tokens of whole sentences a chunk repeats from the previous chunk of the "
+        "same section (0: none). Tables never overlap.",
+    )
+    workers: int | None = Field(
+        None,
+        ge=0,
+        description="Parser processes (None: the CPU count, at most 4; 0 or 1: parse in the "
+        "main process). Small runs (under 8 files to parse) always parse in-process.",
+    )
+    ingest_batch: int = Field(
+        512, ge=1, description="Chunks embedded and written to the store per batch."
+    )
     languages: list[str] = Field(
         default_factory=lambda: ["eng", "zho"],
         description="Document languages (ISO 639-3) given to unstructured, which skips its "
@@ -83,6 +98,11 @@ class Settings(BaseSettings):
 
     # -- storage and retrieval ------------------------------------------------------------
     collection: str = Field("ragkit", min_length=3, max_length=63, description="Chroma name.")
+    chroma_url: str | None = Field(
+        None,
+        description="A Chroma server (`chroma run --path DIR --port N`), e.g. "
+        "'http://127.0.0.1:8000'; None: the embedded store in the knowledge-base folder.",
+    )
     top_k: int = Field(4, ge=1, le=100, description="Passages retrieved for a question.")
 
     @field_validator("include")
@@ -92,8 +112,20 @@ class Settings(BaseSettings):
             raise ValueError("include needs at least one glob pattern, e.g. ['**/*']")
         return v
 
+    @field_validator("chroma_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"chroma_url must start with http:// or https://, got {v!r}")
+        return v
+
     @model_validator(mode="after")
     def _budget(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_size "
+                f"({self.chunk_size})"
+            )
         if self.max_tokens >= self.n_ctx:
             raise ValueError(
                 f"max_tokens ({self.max_tokens}) must be smaller than n_ctx ({self.n_ctx}), "
@@ -152,5 +184,6 @@ class Settings(BaseSettings):
         return {
             "embedding_model": self.embedding_model,
             "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
             "languages": self.languages,
         }

@@ -80,5 +80,16 @@ class TestParseErrors:
     def test_empty_file(self, tmp_path: Path) -> None:
         f = tmp_path / "empty.txt"
         f.write_text("")
+        with pytest.raises(ParseError, match=r"empty file \(0 bytes\)"):
+            parse(f)
+
+    def test_whitespace_only_file(self, tmp_path: Path) -> None:
+        f = tmp_path / "blank.md"
+        f.write_text("\n   \n\t\n")
         with pytest.raises(ParseError, match="no text"):
             parse(f)
+
+    def test_gb18030_text_is_decoded(self, tmp_path: Path) -> None:
+        f = tmp_path / "legacy.txt"
+        f.write_bytes("长城始建于春秋战国时期。\n\n明长城全长约八千八百五十公里。".encode("gb18030"))
+        assert "八千八百五十公里" in parse(f).text

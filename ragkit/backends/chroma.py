@@ -23,24 +23,50 @@ MAX_BATCH = 4000
 class ChromaStore:
     """Chunks and vectors in a Chroma collection, cosine distance."""
 
-    def __init__(self, path: str | Path, *, collection: str, embedder_name: str, dimension: int):
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        url: str | None = None,
+        collection: str,
+        embedder_name: str,
+        dimension: int,
+    ) -> None:
+        """Open the embedded store in ``path``, or the Chroma server at ``url``.
+
+        Raises BackendError when the server cannot be reached, DimensionMismatchError when
+        the collection was filled by another embedding model.
+        """
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        self.path = Path(path)
-        self._client = chromadb.PersistentClient(
-            path=str(self.path),
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False),
-        )
+        settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.where = url or str(path)
+        if url:
+            from urllib.parse import urlparse
+
+            u = urlparse(url)
+            try:
+                self._client = chromadb.HttpClient(
+                    host=u.hostname or "127.0.0.1", port=u.port or 8000,
+                    ssl=u.scheme == "https", settings=settings,
+                )
+            except Exception as exc:  # noqa: BLE001 - connection errors of many kinds
+                raise BackendError(
+                    f"Cannot reach the Chroma server at {url!r}: {exc}. Start it with "
+                    "`chroma run --path DIR --port N`, or unset chroma_url."
+                ) from exc
+        else:
+            self._client = chromadb.PersistentClient(path=str(path), settings=settings)
         wanted = {"embedding_model": embedder_name, "dimension": dimension, "hnsw:space": "cosine"}
         col = self._client.get_or_create_collection(collection, metadata=wanted)
         have = col.metadata or {}
         if have.get("embedding_model") != embedder_name or have.get("dimension") != dimension:
             raise DimensionMismatchError(
-                f"Knowledge base {self.path.parent} was built with embedding model "
+                f"The store {self.where} was built with embedding model "
                 f"{have.get('embedding_model')!r} ({have.get('dimension')}-dim), but the settings "
                 f"ask for {embedder_name!r} ({dimension}-dim). Use the original model, or "
-                "re-ingest into a new knowledge-base folder."
+                "re-ingest into a new knowledge-base folder (or collection)."
             )
         self._col = col
 
@@ -85,5 +111,12 @@ class ChromaStore:
         return int(self._col.count())
 
     def ids(self) -> set[str]:
-        """Every chunk id stored (for consistency checks and repair)."""
-        return set(self._col.get(include=[])["ids"])
+        """Every chunk id stored (for consistency checks and repair), read in pages."""
+        out: set[str] = set()
+        offset = 0
+        while True:
+            page = self._col.get(include=[], limit=MAX_BATCH, offset=offset)["ids"]
+            out.update(page)
+            if len(page) < MAX_BATCH:
+                return out
+            offset += MAX_BATCH

@@ -25,6 +25,8 @@ class SentenceTransformerEmbedder:
         self.name = model
         self.batch_size = batch_size
         location = resolve_model(model)
+        #: where worker processes load the same tokenizer from, to size chunks
+        self.tokenizer_path = location
         try:
             self._model = SentenceTransformer(location, device=device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - many loader errors; one clear message

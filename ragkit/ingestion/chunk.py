@@ -99,14 +99,17 @@ def chunk_id(source: str, doc_id: str, fingerprint: str, index: int) -> str:
     return hashlib.sha256(f"{source}\0{doc_id}\0{fingerprint}\0{index}".encode()).hexdigest()[:32]
 
 
-def chunk_document(
-    doc: Document, *, max_tokens: int, count: Counter, fingerprint: str = ""
-) -> list[Chunk]:
-    """Return the chunks of ``doc``, in document order.
+def _tail(text: str, overlap: int, count: Counter) -> str:
+    """The last whole sentences of ``text`` within ``overlap`` tokens ("" if none fit)."""
+    tail = ""
+    for sentence in reversed(split_sentences(text)):
+        if count(sentence + tail) > overlap:
+            break
+        tail = sentence + tail
+    return tail.strip()
 
-    ``count`` gives the token length of a text in the embedding model's tokenizer;
-    ``fingerprint`` identifies the chunking settings and goes into every chunk id.
-    """
+
+def _groups(blocks: tuple[Block, ...], max_tokens: int, count: Counter) -> list[list[Block]]:
     groups: list[list[Block]] = []
     current: list[Block] = []
     size = 0
@@ -118,12 +121,16 @@ def chunk_document(
             groups.append(current)
         current, size = [], 0
 
-    for block in doc.blocks:
+    for block in blocks:
         n = count(block.text)
+        only_titles = all(b.kind == "Title" for b in current)
         new_section = bool(current) and block.section != current[-1].section
-        if block.kind in {"Title", "Table"} or new_section or size + sep + n > max_tokens:
+        if block.kind == "Table" and only_titles and size + sep + n <= max_tokens:
+            pass  # a table stays with the heading right above it
+        elif block.kind in {"Title", "Table"} or new_section or size + sep + n > max_tokens:
             flush()
         if n > max_tokens:
+            flush()
             split = _table_pieces if block.kind == "Table" else _pieces
             for piece in split(block.text, max_tokens, count):
                 groups.append([Block(piece, block.kind, block.page, block.section)])
@@ -133,20 +140,44 @@ def chunk_document(
         if block.kind == "Table":
             flush()
     flush()
+    return groups
 
-    chunks = []
-    for i, group in enumerate(groups):
+
+def chunk_document(
+    doc: Document, *, max_tokens: int, count: Counter, fingerprint: str = "", overlap: int = 0
+) -> list[Chunk]:
+    """Return the chunks of ``doc``, in document order.
+
+    ``count`` gives the token length of a text in the embedding model's tokenizer;
+    ``fingerprint`` identifies the chunking settings and goes into every chunk id.
+    ``overlap`` (tokens): a chunk that continues the same section as the one before starts
+    with that chunk's last whole sentences, up to ``overlap`` tokens and never past
+    ``max_tokens``; :attr:`Chunk.overlap` is the length of that repeated prefix, so
+    ``chunk.text[chunk.overlap:]`` is the chunk's own text. Tables get no overlap.
+    """
+    chunks: list[Chunk] = []
+    prev: tuple[str, str] | None = None  # (own text, section) of the previous text chunk
+    for i, group in enumerate(_groups(doc.blocks, max_tokens, count)):
         head = group[0]
+        own = "\n\n".join(b.text for b in group)
+        is_table = any(b.kind == "Table" for b in group)
+        prefix = ""
+        if overlap and prev and not is_table and head.kind != "Title" and prev[1] == head.section:
+            tail = _tail(prev[0], overlap, count)
+            if tail and count(tail + " " + own) <= max_tokens:
+                prefix = tail + " "
         chunks.append(
             Chunk(
                 id=chunk_id(doc.source, doc.id, fingerprint, i),
                 doc_id=doc.id,
-                text="\n\n".join(b.text for b in group),
+                text=prefix + own,
                 source=doc.source,
                 index=i,
                 page=head.page,
                 section=head.section,
-                kind="Table" if head.kind == "Table" else "Text",
+                kind="Table" if is_table else "Text",
+                overlap=len(prefix),
             )
         )
+        prev = None if is_table else (own, head.section)
     return chunks

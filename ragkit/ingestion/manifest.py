@@ -55,8 +55,12 @@ class Manifest:
         source, size, mtime_ns, digest, fingerprint, ids = row
         return FileRecord(source, size, mtime_ns, digest, fingerprint, tuple(json.loads(ids)))
 
-    def sources(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT source FROM files ORDER BY source")]
+    def records(self) -> list[FileRecord]:
+        rows = self._db.execute(
+            "SELECT source, size, mtime_ns, hash, fingerprint, chunk_ids FROM files "
+            "ORDER BY source"
+        ).fetchall()
+        return [FileRecord(a, b, c, d, e, tuple(json.loads(f))) for a, b, c, d, e, f in rows]
 
     def put_many(self, records: list[FileRecord]) -> None:
         """Insert or replace ``records`` in one transaction."""

@@ -8,6 +8,7 @@ detection, the per-format ones 5-11 ms. PDFs take a lighter route, see :func:`_p
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -21,15 +22,75 @@ _SENTENCE_END = re.compile(r"[.!?。！？；;:：]$")
 _MAX_TITLE_CHARS = 120
 
 
+#: a "line" longer than this is not prose (minified data, a binary dump): refused
+MAX_LINE_CHARS = 1_000_000
+#: Office files are zip archives; refuse one that expands beyond this, or by more than
+#: ZIP_MAX_RATIO times its size once it expands beyond ZIP_RATIO_FLOOR (a zip bomb)
+ZIP_MAX_BYTES = 512 * 1024 * 1024
+ZIP_MAX_RATIO = 100
+ZIP_RATIO_FLOOR = 20 * 1024 * 1024
+
+
+def read_text(path: Path) -> str:
+    """Decode a text file: UTF-8 (BOM allowed), else GB18030 (Chinese legacy), else refuse.
+
+    Raises ParseError naming the first bad byte and its offset.
+    """
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as utf8_error:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            bad = data[utf8_error.start : utf8_error.start + 1]
+            raise ParseError(
+                f"not UTF-8 or GB18030 text (byte 0x{bad.hex()} at offset {utf8_error.start}); "
+                "convert it to UTF-8"
+            ) from None
+        if "\x00" in text:
+            raise ParseError("binary data, not text (NUL bytes)")
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    if longest > MAX_LINE_CHARS:
+        raise ParseError(
+            f"a single line of {longest:,} characters (over {MAX_LINE_CHARS:,}): not prose; "
+            "split it into lines or paragraphs"
+        )
+    return text
+
+
+def check_zip(path: Path) -> None:
+    """Refuse a non-zip or a zip bomb before an Office parser expands it in memory."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            expanded = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise ParseError(f"not a valid {path.suffix} file (broken zip archive: {exc})") from exc
+    size = max(path.stat().st_size, 1)
+    if expanded > ZIP_MAX_BYTES or (expanded > ZIP_RATIO_FLOOR and expanded / size > ZIP_MAX_RATIO):
+        raise ParseError(
+            f"zip bomb: {size:,} bytes would expand to {expanded:,} bytes; not parsed"
+        )
+
+
+def _text_partitioner(partition: Callable[..., list[Any]]) -> Callable[..., list[Any]]:
+    def run(filename: str, languages: list[str]) -> list[Any]:
+        return partition(text=read_text(Path(filename)), languages=languages)
+
+    return run
+
+
 def _partitioner(suffix: str) -> Callable[..., list[Any]] | None:
     if suffix in {".md", ".markdown"}:
         from unstructured.partition.md import partition_md
 
-        return partition_md
+        return _text_partitioner(partition_md)
     if suffix in {".txt", ".text"}:
         from unstructured.partition.text import partition_text
 
-        return partition_text
+        return _text_partitioner(partition_text)
     if suffix in {".html", ".htm"}:
         from unstructured.partition.html import partition_html
 
@@ -40,10 +101,20 @@ def _partitioner(suffix: str) -> Callable[..., list[Any]] | None:
         return partition_docx
     if suffix == ".pdf":
         return _pdf
-    return None
+    from ragkit.ingestion.formats import PARTITIONERS
+
+    return PARTITIONERS.get(suffix)
 
 
-SUPPORTED = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".docx", ".pdf")
+_OWN = (".md", ".markdown", ".txt", ".text", ".html", ".htm", ".docx", ".pdf")
+_ZIPPED = {".docx", ".pptx", ".xlsx"}
+
+
+def supported() -> tuple[str, ...]:
+    """File suffixes ragkit can parse."""
+    from ragkit.ingestion.formats import PARTITIONERS
+
+    return tuple(sorted({*_OWN, *PARTITIONERS}))
 
 
 def _pdf(filename: str, languages: list[str]) -> list[Any]:
@@ -55,10 +126,22 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
     """
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfparser import PDFSyntaxError
+    from pdfminer.psexceptions import PSException
     from unstructured.partition.text import element_from_text
 
     elements = []
-    for page_no, page in enumerate(extract_pages(filename, laparams=LAParams()), start=1):
+    pages = extract_pages(filename, laparams=LAParams())
+    try:
+        first = next(pages, None)
+    except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
+        raise ParseError("encrypted PDF (password protected); decrypt it to ingest it") from exc
+    except (PSException, PDFSyntaxError) as exc:
+        raise ParseError(f"damaged or truncated PDF ({type(exc).__name__}: {exc})") from exc
+    if first is None:
+        return []
+    for page_no, page in enumerate(itertools.chain([first], pages), start=1):
         for box in page:
             if not isinstance(box, LTTextContainer):
                 continue
@@ -148,11 +231,17 @@ def parse_file(path: Path, *, source: str, doc_id: str, languages: list[str]) ->
     partition = _partitioner(suffix)
     if partition is None:
         raise ParseError(
-            f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(SUPPORTED)}"
+            f"unsupported file type {suffix or '(none)'!r}; supported: {', '.join(supported())}"
         )
     use_bundled_spacy_model()
+    if path.stat().st_size == 0:
+        raise ParseError("empty file (0 bytes)")
+    if suffix in _ZIPPED:
+        check_zip(path)
     try:
         elements = partition(filename=str(path), languages=languages)
+    except ParseError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's failure
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ParseError(f"{type(exc).__name__}: {reason[:300]}") from exc

@@ -1,34 +1,39 @@
-"""The ingest run: discover → (skip unchanged) → parse → chunk → embed in batches → store.
+"""The ingest run: discover → skip unchanged → parse + chunk (workers) → embed → store.
 
 Order of writes, for crash safety: a batch's chunks are upserted into the store, then the
 files' stale chunks deleted, then their manifest rows committed in one transaction. Chunk
-ids are deterministic, so a run interrupted anywhere and run again converges on the same
-store: upserts of the same ids replace, and a file without a row is simply redone.
+ids are deterministic, and every run starts with :func:`repair`, which deletes chunks no
+manifest row claims and forgets rows whose chunks are missing. So a run killed anywhere
+and run again converges on exactly the store a clean run gives.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ragkit._types import Chunk
-from ragkit.errors import ParseError, RagkitError
-from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
 from ragkit.ingestion.manifest import FileRecord, Manifest
-from ragkit.ingestion.parse import SUPPORTED, file_hash, parse_file
+from ragkit.ingestion.parse import file_hash, supported
+from ragkit.ingestion.workers import ChunkConfig, Job, Parsed, make_pool, process, work_in_pool
 from ragkit.ports import Embedder, VectorStore
 from ragkit.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: chunks gathered (across files) before one embed + write
-FLUSH_CHUNKS = 256
+#: bump when ragkit's parsing or chunking logic changes what a file turns into
+PIPELINE_VERSION = 2
+#: fewer files than this to parse: parse in this process (starting workers costs seconds)
+MIN_JOBS_FOR_POOL = 8
 
 
 @dataclass
@@ -57,6 +62,8 @@ class IngestReport:
     chunks_removed: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     @property
     def ok(self) -> bool:
@@ -80,6 +87,8 @@ class IngestReport:
                 "total": self.chunks_total,
             },
             "seconds": round(self.seconds, 3),
+            "notes": self.notes,
+            "dry_run": self.dry_run,
         }
 
 
@@ -93,60 +102,144 @@ class Progress:
     chunks: int
 
 
-@dataclass
-class _Pending:
-    record: FileRecord
-    chunks: list[Chunk]
-    stale: set[str]
+def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """Everything whose change means a file's chunks must be re-made and re-embedded."""
+    import unstructured
+
+    return {
+        **settings.fingerprint(),
+        "max_tokens": min(settings.chunk_size, embedder.max_tokens),
+        "parser": f"unstructured {unstructured.__version__}; ragkit pipeline {PIPELINE_VERSION}",
+    }
 
 
-def _fingerprint(settings: Settings, max_tokens: int) -> str:
-    return json.dumps({**settings.fingerprint(), "max_tokens": max_tokens}, sort_keys=True)
+def repair(store: VectorStore, manifest: Manifest) -> int:
+    """Make store and manifest agree after a crash; return how many things were fixed."""
+    claimed: set[str] = set()
+    for record in manifest.records():
+        claimed.update(record.chunk_ids)
+    stored = store.ids()
+    orphans = sorted(stored - claimed)
+    if orphans:
+        store.delete(orphans)
+    incomplete = [r.source for r in manifest.records() if not set(r.chunk_ids) <= stored]
+    for source in incomplete:
+        manifest.delete(source)
+    if orphans or incomplete:
+        log.info("repaired: %d orphan chunks, %d incomplete files", len(orphans), len(incomplete))
+    return len(orphans) + len(incomplete)
 
 
 class _Run:
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
-                 manifest: Manifest) -> None:
+                 manifest: Manifest, progress: Callable[[Progress], None] | None) -> None:
         self.settings, self.embedder = settings, embedder
         self.store, self.manifest = store, manifest
-        self.max_tokens = min(settings.chunk_size, embedder.max_tokens)
-        self.fingerprint = _fingerprint(settings, self.max_tokens)
+        self.progress = progress
+        fp = fingerprint(settings, embedder)
+        self.fp_json = json.dumps(fp, sort_keys=True)
+        self.fp = fp
+        self.config = ChunkConfig(
+            languages=settings.languages,
+            max_tokens=fp["max_tokens"],
+            overlap=settings.chunk_overlap,
+            fingerprint=self.fp_json,
+            tokenizer=getattr(embedder, "tokenizer_path", ""),
+        )
         self.report = IngestReport()
-        self.pending: list[_Pending] = []
+        self.pending: list[Parsed] = []
+        self.done = 0
+        self.total = 0
+        self.changed_settings: set[str] = set()
 
-    def file(self, path: Path) -> None:
-        source = str(path)
-        if path.suffix.lower() not in SUPPORTED:
-            reason = f"unsupported file type {path.suffix or '(none)'!r}"
-            self.report.skipped.append(Skipped(source, reason))
-            return
-        st = path.stat()
+    # -- stage 1: what needs parsing ----------------------------------------------------
+    def plan(self, files: list[Path]) -> list[Job]:
+        jobs = []
+        kinds = set(supported())
         limit = self.settings.max_file_mb * 1024 * 1024
-        if st.st_size > limit:
-            raise ParseError(
-                f"file is {st.st_size / 1048576:.1f} MB, over max_file_mb="
-                f"{self.settings.max_file_mb:g}; raise the setting to ingest it"
-            )
-        row = self.manifest.get(source)
-        same_fp = row is not None and row.fingerprint == self.fingerprint
-        if row and same_fp and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            self.report.unchanged.append(source)
+        for path in files:
+            source = str(path)
+            try:
+                if path.suffix.lower() not in kinds:
+                    self.report.skipped.append(
+                        Skipped(source, f"unsupported file type {path.suffix or '(none)'!r}"))
+                    self.tick(source)
+                    continue
+                st = path.stat()
+                if st.st_size > limit:
+                    self.fail(source, f"file is {st.st_size / 1048576:.1f} MB, over max_file_mb"
+                              f"={self.settings.max_file_mb:g}; raise the setting to ingest it")
+                    continue
+                row = self.manifest.get(source)
+                same_fp = row is not None and row.fingerprint == self.fp_json
+                if row is not None and not same_fp:
+                    self.note_settings_change(row.fingerprint)
+                if row and same_fp and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns):
+                    self.unchanged(source)
+                    continue
+                digest = file_hash(path)
+                if row and same_fp and row.hash == digest:
+                    if not self.report.dry_run:
+                        self.manifest.put_many([FileRecord(source, st.st_size, st.st_mtime_ns,
+                                                           digest, self.fp_json, row.chunk_ids)])
+                    self.unchanged(source)
+                    continue
+                jobs.append(Job(path, st.st_size, st.st_mtime_ns, digest,
+                                row.chunk_ids if row else ()))
+            except FileNotFoundError:
+                self.fail(source, "file disappeared during the run")
+            except OSError as exc:
+                self.fail(source, f"{type(exc).__name__}: {exc.strerror or exc}")
+        return jobs
+
+    def note_settings_change(self, old_json: str) -> None:
+        try:
+            old = json.loads(old_json)
+        except ValueError:
+            old = {}
+        self.changed_settings.update(k for k in self.fp if old.get(k) != self.fp[k])
+
+    # -- stage 2: parse, in workers or here ---------------------------------------------
+    def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
+        workers = self.settings.workers or min(os.cpu_count() or 1, 4)
+        if workers < 2 or len(jobs) < MIN_JOBS_FOR_POOL or not self.config.tokenizer:
+            for job in jobs:
+                yield process(job, self.config, self.embedder.count_tokens)
             return
-        digest = file_hash(path)
-        if row and same_fp and row.hash == digest:
-            self.manifest.put_many([FileRecord(source, st.st_size, st.st_mtime_ns, digest,
-                                               self.fingerprint, row.chunk_ids)])
-            self.report.unchanged.append(source)
+        yield from self._pooled(jobs, workers)
+
+    def _pooled(self, jobs: list[Job], workers: int) -> Iterator[Parsed]:
+        todo = deque(jobs)
+        while todo:
+            pool = make_pool(workers, self.config)
+            inflight: deque[tuple[Job, Future[Parsed]]] = deque()
+            try:
+                while todo or inflight:
+                    while todo and len(inflight) < workers * 4:
+                        job = todo.popleft()
+                        inflight.append((job, pool.submit(work_in_pool, job)))
+                    job, future = inflight.popleft()
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        # a worker died (out of memory, a crash in a C parser): this file
+                        # fails, the rest are parsed again by a new pool
+                        yield Parsed(job, [], "the parser process died on this file")
+                        todo.extendleft(reversed([j for j, _ in inflight]))
+                        inflight.clear()
+                        break
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    # -- stage 3: embed and write, in batches ---------------------------------------------
+    def take(self, item: Parsed) -> None:
+        if item.error is not None:
+            self.fail(str(item.job.path), item.error)
             return
-        doc = parse_file(path, source=source, doc_id=digest, languages=self.settings.languages)
-        chunks = chunk_document(doc, max_tokens=self.max_tokens,
-                                count=self.embedder.count_tokens, fingerprint=self.fingerprint)
-        record = FileRecord(source, st.st_size, st.st_mtime_ns, digest, self.fingerprint,
-                            tuple(c.id for c in chunks))
-        stale = set(row.chunk_ids) - set(record.chunk_ids) if row else set()
-        self.pending.append(_Pending(record, chunks, stale))
-        if sum(len(p.chunks) for p in self.pending) >= FLUSH_CHUNKS:
+        self.pending.append(item)
+        if sum(len(p.chunks) for p in self.pending) >= self.settings.ingest_batch:
             self.flush()
+        self.tick(str(item.job.path))
 
     def flush(self) -> None:
         if not self.pending:
@@ -154,29 +247,52 @@ class _Run:
         chunks = [c for p in self.pending for c in p.chunks]
         vectors = self.embedder.embed_documents([c.text for c in chunks])
         self.store.add(chunks, vectors)
-        stale = sorted(set().union(*(p.stale for p in self.pending)))
+        records, stale = [], set()
+        for p in self.pending:
+            ids = tuple(c.id for c in p.chunks)
+            stale.update(set(p.job.old_ids) - set(ids))
+            records.append(FileRecord(str(p.job.path), p.job.size, p.job.mtime_ns,
+                                      p.job.digest, self.fp_json, ids))
         if stale:
-            self.store.delete(stale)
-        self.manifest.put_many([p.record for p in self.pending])
-        self.report.ingested.extend(p.record.source for p in self.pending)
+            self.store.delete(sorted(stale))
+        self.manifest.put_many(records)
+        self.report.ingested.extend(r.source for r in records)
         self.report.chunks_added += len(chunks)
         self.report.chunks_removed += len(stale)
         self.pending = []
 
     def remove_missing(self, roots: Iterable[Path], seen: set[str]) -> None:
         """Drop files that were ingested from these folders before and are gone now."""
-        folders = [str(r.resolve()) + "/" for r in roots if r.is_dir()]
-        for source in self.manifest.sources():
+        folders = [os.path.abspath(r) + os.sep for r in roots if r.is_dir()]
+        for record in self.manifest.records():
+            source = record.source
             if source in seen or not any(source.startswith(f) for f in folders):
                 continue
-            if Path(source).exists():  # excluded by the patterns now, but still there: keep
+            if os.path.lexists(source):  # excluded by the patterns now, but still there: keep
                 continue
-            row = self.manifest.get(source)
-            if row is not None:
-                self.store.delete(list(row.chunk_ids))
-                self.report.chunks_removed += len(row.chunk_ids)
-            self.manifest.delete(source)
             self.report.removed.append(source)
+            if self.report.dry_run:
+                continue
+            self.store.delete(list(record.chunk_ids))
+            self.report.chunks_removed += len(record.chunk_ids)
+            self.manifest.delete(source)
+
+    # -- bookkeeping --------------------------------------------------------------------
+    def unchanged(self, source: str) -> None:
+        self.report.unchanged.append(source)
+        self.tick(source)
+
+    def fail(self, source: str, reason: str) -> None:
+        log.info("failed: %s: %s", source, reason)
+        self.report.failures.append(Failure(source, reason))
+        self.tick(source)
+
+    def tick(self, source: str) -> None:
+        self.done += 1
+        if self.progress:
+            pending = sum(len(p.chunks) for p in self.pending)
+            self.progress(Progress(self.done, self.total, source,
+                                   self.report.chunks_added + pending))
 
 
 def run_ingest(
@@ -187,8 +303,12 @@ def run_ingest(
     store: VectorStore,
     manifest: Manifest,
     progress: Callable[[Progress], None] | None = None,
+    dry_run: bool = False,
 ) -> IngestReport:
     """Ingest files and folders; a file that fails is reported and the rest go on.
+
+    With ``dry_run`` nothing is parsed or written: the report lists what would be
+    ingested (new or changed files) and removed.
 
     Raises:
         NotFoundError: a path does not exist (nothing is ingested).
@@ -197,24 +317,29 @@ def run_ingest(
     """
     started = time.perf_counter()
     roots = [Path(p).expanduser() for p in paths]
-    files = discover(roots, settings.include, settings.exclude)
-    run = _Run(settings, embedder, store, manifest)
-    run.report.seen = len(files)
-    for done, path in enumerate(files, start=1):
-        try:
-            run.file(path)
-        except (RagkitError, OSError) as exc:
-            if isinstance(exc, OSError):
-                reason = f"{type(exc).__name__}: {exc.strerror or exc}"
-            else:
-                reason = str(exc)
-            log.info("failed: %s: %s", path, reason)
-            run.report.failures.append(Failure(str(path), reason))
-        if progress:
-            progress(Progress(done, len(files), str(path),
-                              run.report.chunks_added + sum(len(p.chunks) for p in run.pending)))
-    run.flush()
-    run.remove_missing(roots, {str(f) for f in files})
+    found = discover(roots, settings.include, settings.exclude)
+    run = _Run(settings, embedder, store, manifest, progress)
+    run.report.dry_run = dry_run
+    run.report.seen = len(found.files) + len(found.problems)
+    run.total = run.report.seen
+    for path, reason in found.problems:
+        run.fail(path, reason)
+    if not dry_run and repair(store, manifest):
+        run.report.notes.append("repaired the store after an interrupted run")
+    jobs = run.plan(found.files)
+    if run.changed_settings:
+        keys = ", ".join(sorted(run.changed_settings))
+        run.report.notes.append(
+            f"settings changed since the last ingest ({keys}): re-chunking and re-embedding "
+            "the files ingested with the old settings"
+        )
+    if dry_run:
+        run.report.ingested = [str(j.path) for j in jobs]
+    else:
+        for item in run.parsed(jobs):
+            run.take(item)
+        run.flush()
+    run.remove_missing(roots, {str(f) for f in found.files})
     run.report.chunks_total = store.count()
     run.report.seconds = time.perf_counter() - started
     return run.report

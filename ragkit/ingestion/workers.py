@@ -1,0 +1,96 @@
+"""Parse and chunk one file: in the calling process, or in a pool of worker processes.
+
+Workers are started with ``forkserver`` (never a plain fork of a process that already runs
+torch threads) and each loads only the embedding model's *tokenizer*, to size chunks in
+its tokens; the model itself stays in the main process, which embeds while the workers
+parse the next files.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ragkit._types import Chunk
+from ragkit.errors import RagkitError
+from ragkit.ingestion.chunk import chunk_document
+from ragkit.ingestion.parse import parse_file
+
+
+@dataclass(frozen=True)
+class ChunkConfig:
+    """What a worker needs to turn a file into chunks (picklable)."""
+
+    languages: list[str]
+    max_tokens: int
+    overlap: int
+    fingerprint: str
+    tokenizer: str  #: folder or name of the embedding model's tokenizer ("" = given counter)
+
+
+@dataclass(frozen=True)
+class Job:
+    path: Path
+    size: int
+    mtime_ns: int
+    digest: str
+    old_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Parsed:
+    job: Job
+    chunks: list[Chunk]
+    error: str | None = None
+
+
+def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
+    """Parse and chunk ``job``; a failure becomes ``Parsed.error`` (one line), never raises."""
+    try:
+        doc = parse_file(job.path, source=str(job.path), doc_id=job.digest,
+                         languages=config.languages)
+        chunks = chunk_document(doc, max_tokens=config.max_tokens, count=count,
+                                fingerprint=config.fingerprint, overlap=config.overlap)
+        return Parsed(job, chunks)
+    except RagkitError as exc:
+        return Parsed(job, [], str(exc))
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            return Parsed(job, [], "file disappeared during the run")
+        return Parsed(job, [], f"{type(exc).__name__}: {exc.strerror or exc}")
+    except (MemoryError, RecursionError) as exc:
+        return Parsed(job, [], f"{type(exc).__name__} while parsing; the file is too complex")
+
+
+# -- worker-process side ----------------------------------------------------------------
+_config: ChunkConfig | None = None
+_count: Callable[[str], int] | None = None
+
+
+def _init_worker(config: ChunkConfig) -> None:
+    global _config, _count
+    import ragkit  # noqa: F401  (offline defaults before transformers loads)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(config.tokenizer, local_files_only=True)
+    _config = config
+    _count = lambda text: len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])  # noqa: E731
+
+
+def _work(job: Job) -> Parsed:
+    assert _config is not None and _count is not None, "worker not initialised"
+    return process(job, _config, _count)
+
+
+def make_pool(workers: int, config: ChunkConfig) -> Executor:
+    ctx = multiprocessing.get_context("forkserver")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=_init_worker, initargs=(config,))
+
+
+def work_in_pool(job: Job) -> Parsed:
+    """The function submitted to the pool (module-level, so it pickles by name)."""
+    return _work(job)
