@@ -72,6 +72,30 @@ class TestIncremental:
         assert not any("Yemen" in t for t in texts), texts
         assert rag.count() == before - r.chunks_removed + r.chunks_added
 
+    def test_dry_run_writes_nothing(self, kb) -> None:
+        rag, docs = kb
+        before = rag.count()
+        (docs / "coffee_notes.txt").write_text("New coffee facts.\n")
+        (docs / "great_wall_zh.txt").unlink()
+        (docs / "new.md").write_text("# New\n\nA new file.\n")
+        r = rag.ingest(docs, dry_run=True)
+        assert r.dry_run and r.to_dict()["dry_run"] is True
+        assert sorted(Path(p).name for p in r.ingested) == ["coffee_notes.txt", "new.md"]
+        assert [Path(p).name for p in r.removed] == ["great_wall_zh.txt"]
+        assert r.chunks_added == 0 and rag.count() == before
+        real = rag.ingest(docs)
+        assert sorted(Path(p).name for p in real.ingested) == ["coffee_notes.txt", "new.md"]
+
+    def test_changed_chunk_settings_reembed_with_a_message(self, kb, embedder) -> None:
+        rag, docs = kb
+        old_ids = rag.store.ids()
+        smaller = RAG(rag.kb, settings=Settings(chunk_size=100), embedder=embedder)
+        r = smaller.ingest(docs)
+        assert len(r.ingested) == len(SAMPLE_FILES)
+        assert any("chunk_size" in n and "re-embedding" in n for n in r.notes), r.notes
+        assert not old_ids & smaller.store.ids()  # nothing left from the old settings
+        assert smaller.count() == r.chunks_added > len(old_ids)
+
     def test_deleted_file_is_removed(self, kb) -> None:
         rag, docs = kb
         before = rag.count()

@@ -109,8 +109,11 @@ def _tail(text: str, overlap: int, count: Counter) -> str:
     return tail.strip()
 
 
-def _groups(blocks: tuple[Block, ...], max_tokens: int, count: Counter) -> list[list[Block]]:
-    groups: list[list[Block]] = []
+def _groups(
+    blocks: tuple[Block, ...], max_tokens: int, count: Counter
+) -> list[tuple[list[Block], int]]:
+    """Blocks packed into chunks; each with the length of its repeated table header."""
+    groups: list[tuple[list[Block], int]] = []
     current: list[Block] = []
     size = 0
     sep = count("\n\n")
@@ -118,7 +121,7 @@ def _groups(blocks: tuple[Block, ...], max_tokens: int, count: Counter) -> list[
     def flush() -> None:
         nonlocal current, size
         if current:
-            groups.append(current)
+            groups.append((current, 0))
         current, size = [], 0
 
     for block in blocks:
@@ -131,9 +134,12 @@ def _groups(blocks: tuple[Block, ...], max_tokens: int, count: Counter) -> list[
             flush()
         if n > max_tokens:
             flush()
-            split = _table_pieces if block.kind == "Table" else _pieces
-            for piece in split(block.text, max_tokens, count):
-                groups.append([Block(piece, block.kind, block.page, block.section)])
+            is_table = block.kind == "Table"
+            split = _table_pieces if is_table else _pieces
+            header = block.text.split("\n", 1)[0] + "\n"
+            for n_piece, piece in enumerate(split(block.text, max_tokens, count)):
+                repeated = len(header) if is_table and n_piece and piece.startswith(header) else 0
+                groups.append(([Block(piece, block.kind, block.page, block.section)], repeated))
             continue
         current.append(block)
         size += n + (sep if len(current) > 1 else 0)
@@ -153,13 +159,16 @@ def chunk_document(
     ``overlap`` (tokens): a chunk that continues the same section as the one before starts
     with that chunk's last whole sentences, up to ``overlap`` tokens and never past
     ``max_tokens``; :attr:`Chunk.overlap` is the length of that repeated prefix, so
-    ``chunk.text[chunk.overlap:]`` is the chunk's own text. Tables get no overlap.
+    ``chunk.text[chunk.overlap:]`` is the chunk's own text. Tables get no sentence overlap;
+    the parts of a split table repeat its header row, and that is their ``overlap``.
     """
     chunks: list[Chunk] = []
     prev: tuple[str, str] | None = None  # (own text, section) of the previous text chunk
-    for i, group in enumerate(_groups(doc.blocks, max_tokens, count)):
+    # pack to leave room for the overlap prefix, so the prefix never pushes past the limit
+    budget = max(max_tokens - overlap, max_tokens // 2)
+    for i, (group, repeated) in enumerate(_groups(doc.blocks, budget, count)):
         head = group[0]
-        own = "\n\n".join(b.text for b in group)
+        own = "\n\n".join(b.text for b in group).strip()
         is_table = any(b.kind == "Table" for b in group)
         prefix = ""
         if overlap and prev and not is_table and head.kind != "Title" and prev[1] == head.section:
@@ -176,7 +185,7 @@ def chunk_document(
                 page=head.page,
                 section=head.section,
                 kind="Table" if is_table else "Text",
-                overlap=len(prefix),
+                overlap=len(prefix) or repeated,
             )
         )
         prev = None if is_table else (own, head.section)
