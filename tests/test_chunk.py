@@ -77,7 +77,7 @@ class TestNoTextLost:
         import random
 
         rng = random.Random(3)
-        pieces = ["大熊猫吃竹子。", "Yes! ", "长城很长；", "word ", "…", "A sentence here. ", "x" * 7]
+        pieces = ["大熊猫吃竹子。", "Yes! ", "长城很长；", "word ", "…", "A sentence. ", "x" * 7]
         for _ in range(200):
             blocks = tuple(
                 Block("".join(rng.choice(pieces) for _ in range(rng.randint(1, 40))),

@@ -8,11 +8,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
-from ragkit import RAG, Settings
+from ragkit import RAG
 from ragkit.ingestion.manifest import Manifest
 
 DRIVER = textwrap.dedent(
@@ -60,11 +62,13 @@ def kill_at(kb: Path, docs: Path, tick: int, delay: float) -> str:
         if seen == f"tick {tick}" or seen == "finished":
             break
     if delay:
-        import time
-
         time.sleep(delay)
+    children = psutil.Process(proc.pid).children(recursive=True)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
+    # parser workers and the forkserver must not outlive the killed ingest
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, f"orphaned processes after SIGKILL: {[p.pid for p in alive]}"
     return seen
 
 

@@ -93,3 +93,17 @@ class TestParseErrors:
         f = tmp_path / "legacy.txt"
         f.write_bytes("长城始建于春秋战国时期。\n\n明长城全长约八千八百五十公里。".encode("gb18030"))
         assert "八千八百五十公里" in parse(f).text
+
+
+class TestEncodings:
+    @pytest.mark.parametrize("codec", ["utf-16", "utf-32", "utf-8-sig"])
+    def test_unicode_with_byte_order_mark(self, tmp_path: Path, codec: str) -> None:
+        f = tmp_path / "bom.txt"
+        f.write_bytes("Tea reached Britain in the 1650s.\n\n大熊猫吃竹子。".encode(codec))
+        assert "大熊猫吃竹子" in parse(f).text and "1650s" in parse(f).text
+
+    def test_encrypted_office_file(self, tmp_path: Path) -> None:
+        f = tmp_path / "locked.xlsx"
+        f.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+        with pytest.raises(ParseError, match="password-protected"):
+            parse(f)

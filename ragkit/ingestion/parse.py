@@ -7,6 +7,7 @@ detection, the per-format ones 5-11 ms. PDFs take a lighter route, see :func:`_p
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import itertools
 import re
@@ -31,12 +32,27 @@ ZIP_MAX_RATIO = 100
 ZIP_RATIO_FLOOR = 20 * 1024 * 1024
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def read_text(path: Path) -> str:
-    """Decode a text file: UTF-8 (BOM allowed), else GB18030 (Chinese legacy), else refuse.
+    """Decode a text file: a UTF-16/32 byte-order mark, else UTF-8 (BOM allowed), else
+    GB18030 (legacy Chinese), else refuse.
 
     Raises ParseError naming the first bad byte and its offset.
     """
     data = path.read_bytes()
+    for bom, codec in _BOMS:  # UTF-32 first: its LE mark starts with UTF-16's
+        if data.startswith(bom):
+            try:
+                return _check_lines(data.decode(codec))
+            except UnicodeDecodeError as exc:
+                raise ParseError(f"broken {codec.upper()} text: {exc.reason}") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as utf8_error:
@@ -49,7 +65,11 @@ def read_text(path: Path) -> str:
                 "convert it to UTF-8"
             ) from None
         if "\x00" in text:
-            raise ParseError("binary data, not text (NUL bytes)")
+            raise ParseError("binary data, not text (NUL bytes)") from None
+    return _check_lines(text)
+
+
+def _check_lines(text: str) -> str:
     longest = max((len(line) for line in text.splitlines()), default=0)
     if longest > MAX_LINE_CHARS:
         raise ParseError(
@@ -63,6 +83,13 @@ def check_zip(path: Path) -> None:
     """Refuse a non-zip or a zip bomb before an Office parser expands it in memory."""
     import zipfile
 
+    with path.open("rb") as f:
+        magic = f.read(8)
+    if magic == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE2: how Office stores encrypted files
+        raise ParseError(
+            f"password-protected (encrypted) {path.suffix} file, or an old binary Office "
+            "format saved under a new name; save it without a password to ingest it"
+        )
     try:
         with zipfile.ZipFile(path) as z:
             expanded = sum(i.file_size for i in z.infolist())

@@ -9,6 +9,9 @@ parse the next files.
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -70,10 +73,25 @@ _config: ChunkConfig | None = None
 _count: Callable[[str], int] | None = None
 
 
-def _init_worker(config: ChunkConfig) -> None:
+def _exit_with(parent_pid: int) -> None:
+    """Exit when the ingesting process is gone (e.g. SIGKILLed): a pool worker holds both
+    ends of its task queue, so it would otherwise wait for work forever."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:
+            pass
+
+
+def _init_worker(config: ChunkConfig, parent_pid: int) -> None:
     global _config, _count
-    import ragkit  # noqa: F401  (offline defaults before transformers loads)
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
     from transformers import AutoTokenizer
+
+    import ragkit  # noqa: F401  (offline defaults before transformers loads)
 
     tok = AutoTokenizer.from_pretrained(config.tokenizer, local_files_only=True)
     _config = config
@@ -88,7 +106,7 @@ def _work(job: Job) -> Parsed:
 def make_pool(workers: int, config: ChunkConfig) -> Executor:
     ctx = multiprocessing.get_context("forkserver")
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                               initializer=_init_worker, initargs=(config,))
+                               initializer=_init_worker, initargs=(config, os.getpid()))
 
 
 def work_in_pool(job: Job) -> Parsed:
