@@ -97,8 +97,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ragkit-bench-"))
     corpus = work / "corpus"
     shutil.copytree(args.corpus, corpus, symlinks=True)
-    files = sum(1 for p in corpus.rglob("*") if p.is_file())
-    print(f"corpus: {files} files, {sum(p.stat().st_size for p in corpus.rglob('*') if p.is_file()) / 1e6:.1f} MB")
+    paths = [p for p in corpus.rglob("*") if p.is_file()]
+    files = len(paths)
+    print(f"corpus: {files} files, {sum(p.stat().st_size for p in paths) / 1e6:.1f} MB")
     summary: dict[str, object] = {"files": files}
 
     ingest = [str(BIN / "ragkit-ingest"), str(corpus), "--kb", str(work / "kb"), "--json",

@@ -40,7 +40,7 @@ def _version(value: bool) -> None:
 
 def _summary(report: IngestReport, console: Console) -> None:
     d = report.to_dict()
-    title = "Dry run: would ingest / remove" if report.dry_run else (
+    title = "Dry run (nothing written)" if report.dry_run else (
         f"Ingested in {report.seconds:.1f} s")
     table = Table(title=title, title_justify="left")
     cols = ("seen", "ingested", "unchanged", "removed", "skipped", "failed")
@@ -49,9 +49,12 @@ def _summary(report: IngestReport, console: Console) -> None:
     table.add_row(*(str(d["files"][k]) for k in cols))
     console.print(table)
     c = d["chunks"]
-    rate = c["added"] / report.seconds if report.seconds else 0.0
-    console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge base"
-                  f" ({rate:.0f} chunks/s)", highlight=False)
+    if report.dry_run:
+        console.print(f"{c['total']} chunks in the knowledge base", highlight=False)
+    else:
+        rate = c["added"] / report.seconds if report.seconds else 0.0
+        console.print(f"chunks: +{c['added']} −{c['removed']}, {c['total']} in the knowledge "
+                      f"base ({rate:.0f} chunks/s)", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     if report.dry_run:

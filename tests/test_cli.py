@@ -77,6 +77,22 @@ class TestIngestCLI:
         assert result["skipped"] == [{"path": str(docs / "tool.py"),
                                       "reason": "unsupported file type '.py'"}]
 
+    def test_dry_run_and_workers_flags(self, tmp_path: Path, samples: Path) -> None:
+        kb = tmp_path / "kb"
+        out = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--dry-run",
+                  "--json", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        dry = json.loads(out.stdout)
+        assert dry["dry_run"] is True and dry["files"]["ingested"] == len(SAMPLE_FILES)
+        assert dry["chunks"] == {"added": 0, "removed": 0, "total": 0}
+        out = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--workers", "2",
+                  "--json", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["files"]["ingested"] == len(SAMPLE_FILES)
+        human = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--dry-run",
+                    cwd=tmp_path)
+        assert "Dry run" in human.stdout and "would ingest" not in human.stdout
+
     def test_human_summary(self, tmp_path: Path, samples: Path) -> None:
         out = run(str(BIN / "ragkit-ingest"), str(samples / "llamas.md"), "--kb",
                   str(tmp_path / "kb"), cwd=tmp_path)

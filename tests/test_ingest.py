@@ -163,3 +163,25 @@ class TestIncremental:
         other = RAG(tmp_path / "kb", settings=Settings(), embedder=Other())  # type: ignore[arg-type]
         with pytest.raises(DimensionMismatchError, match="all-MiniLM-L6-v2.*other-model"):
             other.count()
+
+
+@pytest.mark.slow
+def test_a_worker_dying_fails_only_its_file(
+    tmp_path: Path, samples: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parser workers that die take down only the file they were parsing."""
+    from ragkit.ingestion import pipeline
+
+    from .crashing_worker import die_on_poison
+
+    docs = tmp_path / "docs"
+    shutil.copytree(samples, docs)
+    for i in range(6):
+        shutil.copy2(samples / "llamas.md", docs / f"copy_{i}.md")
+    (docs / "poison.md").write_text("# Poison\n\nThis file kills its parser.\n")
+    monkeypatch.setattr(pipeline._Run, "work", staticmethod(die_on_poison))
+    report = RAG(tmp_path / "kb", settings=Settings(workers=2), embedder=embedder).ingest(docs)
+    assert [(Path(f.path).name, f.error.split(" (")[0]) for f in report.failures] == [
+        ("poison.md", "the parser process died on this file")
+    ]
+    assert len(report.ingested) == len(SAMPLE_FILES) + 6

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -64,6 +64,11 @@ class IngestReport:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: where the time went: parse and chunk are summed over workers (they overlap with the
+    #: rest); embed, store and wait (for parse results) are on the main process's clock
+    timings: dict[str, float] = field(
+        default_factory=lambda: dict.fromkeys(("parse", "chunk", "embed", "store", "wait"), 0.0)
+    )
 
     @property
     def ok(self) -> bool:
@@ -89,6 +94,7 @@ class IngestReport:
             "seconds": round(self.seconds, 3),
             "notes": self.notes,
             "dry_run": self.dry_run,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
 
@@ -131,6 +137,9 @@ def repair(store: VectorStore, manifest: Manifest) -> int:
 
 
 class _Run:
+    #: what the pool runs for each job (a module-level function, so it pickles by name)
+    work = staticmethod(work_in_pool)
+
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
                  manifest: Manifest, progress: Callable[[Progress], None] | None) -> None:
         self.settings, self.embedder = settings, embedder
@@ -201,7 +210,9 @@ class _Run:
 
     # -- stage 2: parse, in workers or here ---------------------------------------------
     def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
-        workers = self.settings.workers or min(os.cpu_count() or 1, 4)
+        workers = self.settings.workers
+        if workers is None:
+            workers = min(os.cpu_count() or 1, 4)
         if workers < 2 or len(jobs) < MIN_JOBS_FOR_POOL or not self.config.tokenizer:
             for job in jobs:
                 yield process(job, self.config, self.embedder.count_tokens)
@@ -211,28 +222,42 @@ class _Run:
     def _pooled(self, jobs: list[Job], workers: int) -> Iterator[Parsed]:
         todo = deque(jobs)
         while todo:
-            pool = make_pool(workers, self.config)
-            inflight: deque[tuple[Job, Future[Parsed]]] = deque()
-            try:
-                while todo or inflight:
-                    while todo and len(inflight) < workers * 4:
-                        job = todo.popleft()
-                        inflight.append((job, pool.submit(work_in_pool, job)))
-                    job, future = inflight.popleft()
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        # a worker died (out of memory, a crash in a C parser): this file
-                        # fails, the rest are parsed again by a new pool
-                        yield Parsed(job, [], "the parser process died on this file")
-                        todo.extendleft(reversed([j for j, _ in inflight]))
-                        inflight.clear()
-                        break
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+            suspects = yield from self._pool_run(todo, workers)
+            # a worker died (out of memory, a crash in a C parser) with these files in
+            # flight: parse each alone, so only the file that kills a worker fails
+            for job in suspects:
+                yield from self._pool_run(deque([job]), 1, alone=True)
+
+    def _pool_run(
+        self, todo: deque[Job], workers: int, alone: bool = False
+    ) -> Generator[Parsed, None, list[Job]]:
+        """Parse ``todo`` in a pool; return the jobs in flight if the pool broke."""
+        pool = make_pool(workers, self.config)
+        inflight: deque[tuple[Job, Future[Parsed]]] = deque()
+        try:
+            while todo or inflight:
+                while todo and len(inflight) < workers * 4:
+                    job = todo.popleft()
+                    inflight.append((job, pool.submit(self.work, job)))
+                job, future = inflight[0]
+                try:
+                    result = future.result()
+                except BrokenProcessPool:
+                    if alone:
+                        yield Parsed(job, [], "the parser process died on this file (out of "
+                                     "memory, or a crash in a parser library)")
+                        return []
+                    return [j for j, _ in inflight]
+                inflight.popleft()
+                yield result
+            return []
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- stage 3: embed and write, in batches ---------------------------------------------
     def take(self, item: Parsed) -> None:
+        self.report.timings["parse"] += item.parse_s
+        self.report.timings["chunk"] += item.chunk_s
         if item.error is not None:
             self.fail(str(item.job.path), item.error)
             return
@@ -245,7 +270,9 @@ class _Run:
         if not self.pending:
             return
         chunks = [c for p in self.pending for c in p.chunks]
+        t0 = time.perf_counter()
         vectors = self.embedder.embed_documents([c.text for c in chunks])
+        t1 = time.perf_counter()
         self.store.add(chunks, vectors)
         records, stale = [], set()
         for p in self.pending:
@@ -256,6 +283,8 @@ class _Run:
         if stale:
             self.store.delete(sorted(stale))
         self.manifest.put_many(records)
+        self.report.timings["embed"] += t1 - t0
+        self.report.timings["store"] += time.perf_counter() - t1
         self.report.ingested.extend(r.source for r in records)
         self.report.chunks_added += len(chunks)
         self.report.chunks_removed += len(stale)
@@ -336,7 +365,13 @@ def run_ingest(
     if dry_run:
         run.report.ingested = [str(j.path) for j in jobs]
     else:
-        for item in run.parsed(jobs):
+        items = run.parsed(jobs)
+        while True:
+            t = time.perf_counter()
+            item = next(items, None)
+            run.report.timings["wait"] += time.perf_counter() - t
+            if item is None:
+                break
             run.take(item)
         run.flush()
     run.remove_missing(roots, {str(f) for f in found.files})

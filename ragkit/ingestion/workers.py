@@ -48,16 +48,20 @@ class Parsed:
     job: Job
     chunks: list[Chunk]
     error: str | None = None
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
 
 
 def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
     """Parse and chunk ``job``; a failure becomes ``Parsed.error`` (one line), never raises."""
     try:
+        start = time.perf_counter()
         doc = parse_file(job.path, source=str(job.path), doc_id=job.digest,
                          languages=config.languages)
+        parsed = time.perf_counter()
         chunks = chunk_document(doc, max_tokens=config.max_tokens, count=count,
                                 fingerprint=config.fingerprint, overlap=config.overlap)
-        return Parsed(job, chunks)
+        return Parsed(job, chunks, None, parsed - start, time.perf_counter() - parsed)
     except RagkitError as exc:
         return Parsed(job, [], str(exc))
     except OSError as exc:
