@@ -86,7 +86,7 @@ def ingest(
     workers: Annotated[
         int | None,
         typer.Option("--workers", "-w", min=0,
-                     help="Parser processes (default: CPU count, at most 4; 0: none)."),
+                     help="Parser processes (default: CPU count, at most 4; 0: parse in-process)."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")

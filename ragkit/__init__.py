@@ -20,7 +20,7 @@ from ragkit.errors import (
     ValidationError,
 )
 from ragkit.ingestion.pipeline import IngestReport, Progress
-from ragkit.ports import LLM, Embedder, VectorStore
+from ragkit.ports import LLM, Embedder, Reranker, VectorStore
 from ragkit.settings import Settings
 
 __version__ = "0.1.0"
@@ -45,6 +45,7 @@ __all__ = [
     "Progress",
     "RAG",
     "RagkitError",
+    "Reranker",
     "Settings",
     "ValidationError",
     "VectorStore",

@@ -5,21 +5,24 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ragkit._lock import writer_lock
-from ragkit._types import Answer, Hit
+from ragkit._types import Answer, Document, Hit
 from ragkit.citations import resolve_citations
 from ragkit.errors import ValidationError
 from ragkit.ingestion.manifest import Manifest
-from ragkit.ingestion.pipeline import IngestReport, Progress, run_ingest
-from ragkit.ports import LLM, Embedder, VectorStore
+from ragkit.ingestion.pipeline import IngestReport, Progress, ingest_documents, run_ingest
+from ragkit.ports import LLM, Embedder, Reranker, VectorStore
 from ragkit.prompt import build_prompt
+from ragkit.retrieval.keyword import KeywordIndex
+from ragkit.retrieval.retriever import Retriever
 from ragkit.settings import Settings
 
 _MAX_QUESTION_CHARS = 4000
+MANIFEST_FILE = "manifest.sqlite3"
 
 
 def _ms(start: float) -> float:
@@ -89,6 +92,7 @@ class RAG:
         embedder: Embedder | None = None,
         store: VectorStore | None = None,
         llm: LLM | None = None,
+        reranker: Reranker | None = None,
         **overrides: Any,
     ) -> None:
         self.kb = Path(kb).expanduser().resolve()
@@ -97,6 +101,8 @@ class RAG:
         self._embedder = embedder
         self._store = store
         self._llm = llm
+        self._reranker = reranker
+        self._retriever: Retriever | None = None
 
     # -- components, created on first use ----------------------------------------------------
     @property
@@ -152,7 +158,7 @@ class RAG:
         if not paths:
             raise ValidationError("Give at least one file or folder to ingest.")
         with contextlib.nullcontext() if dry_run else writer_lock(self.kb / "ingest.lock"):
-            manifest = Manifest(self.kb / "manifest.sqlite3")
+            manifest = Manifest(self.kb / MANIFEST_FILE)
             try:
                 return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                                   store=self.store, manifest=manifest, progress=progress,
@@ -160,22 +166,80 @@ class RAG:
             finally:
                 manifest.close()
 
+    def add_documents(self, documents: Iterable[Document]) -> IngestReport:
+        """Add documents that are not files (``Document.from_text(source, text, title)``);
+        a document whose ``source`` is already there is replaced if its text changed.
+
+        >>> doc = Document.from_text("faq-1", "Returns take 30 days.", title="FAQ")
+        >>> rag.add_documents([doc])  # doctest: +SKIP
+        """
+        with writer_lock(self.kb / "ingest.lock"):
+            manifest = Manifest(self.kb / MANIFEST_FILE)
+            try:
+                return ingest_documents(documents, settings=self.settings,
+                                        embedder=self.embedder, store=self.store,
+                                        manifest=manifest)
+            finally:
+                manifest.close()
+
     def count(self) -> int:
         """Number of chunks in the knowledge base."""
         return self.store.count()
 
-    # -- ask ---------------------------------------------------------------------------------
-    def retrieve(self, question: str, *, k: int | None = None) -> list[Hit]:
-        """The ``k`` (default ``top_k``) chunks nearest to the question, best first."""
-        q = _check_question(question)
-        return self.store.search(self.embedder.embed_query(q), k or self.settings.top_k)
+    # -- retrieve ----------------------------------------------------------------------------
+    @property
+    def reranker(self) -> Reranker | None:
+        """The configured reranker (setting ``reranker``), loaded on first use; or None."""
+        if self._reranker is None and self.settings.reranker:
+            from ragkit.backends.cross_encoder import CrossEncoderReranker
 
-    def stream(self, question: str, *, k: int | None = None) -> AnswerStream:
+            self._reranker = CrossEncoderReranker(self.settings.reranker,
+                                                  device=self.settings.embedding_device)
+        return self._reranker
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self._retriever = Retriever(
+                self.settings, KeywordIndex(self.kb / MANIFEST_FILE),
+                embedder=lambda: self.embedder, store=lambda: self.store,
+                reranker=lambda: self.reranker,
+            )
+        return self._retriever
+
+    def retrieve(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Iterable[str] | Mapping[str, str] | None = None,
+        mmr: bool | None = None,
+    ) -> list[Hit]:
+        """The ``k`` (default ``top_k``) best chunks for ``question``, best first.
+
+        ``mode``: 'dense', 'bm25' or 'hybrid' (default: the ``retrieval_mode`` setting).
+        ``filters``: ``{"source": "*.pdf", "page": "2"}`` or ``["filetype=pdf"]``; see
+        :mod:`ragkit.retrieval.filters`. ``mmr``: re-order for diversity (default: setting).
+        """
+        q = _check_question(question)
+        return self.retriever.retrieve(q, k=k, mode=mode, filters=filters, mmr=mmr)
+
+    # -- ask ---------------------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Iterable[str] | Mapping[str, str] | None = None,
+    ) -> AnswerStream:
         """Answer ``question`` from the knowledge base, streaming; see :class:`AnswerStream`."""
         q = _check_question(question)
-        _ = self.store  # load the embedding model and the store before the clock starts
+        if (mode or self.settings.retrieval_mode) != "bm25":
+            _ = self.store  # load the embedding model and the store before the clock starts
         started = time.perf_counter()
-        hits = self.retrieve(q, k=k)
+        hits = self.retrieve(q, k=k, mode=mode, filters=filters)
         timings = {"retrieve_ms": _ms(started)}
         s = self.settings
         llm = self.llm  # load outside the timings
@@ -203,6 +267,13 @@ class RAG:
 
         return AnswerStream(pieces(), finish)
 
-    def ask(self, question: str, *, k: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        mode: str | None = None,
+        filters: Iterable[str] | Mapping[str, str] | None = None,
+    ) -> Answer:
         """Answer ``question`` from the knowledge base, with citations."""
-        return self.stream(question, k=k).answer
+        return self.stream(question, k=k, mode=mode, filters=filters).answer

@@ -44,6 +44,24 @@ class Document:
     def text(self) -> str:
         return "\n\n".join(b.text for b in self.blocks)
 
+    @classmethod
+    def from_text(cls, source: str, text: str, title: str = "") -> Document:
+        """A document from plain text (paragraphs split at blank lines), under an optional
+        title; its id is the SHA-256 of title and text.
+
+        >>> Document.from_text("note-1", "First.\n\nSecond.", title="Notes").blocks[0]
+        Block(Title, page=None, 'Notes')
+        """
+        import hashlib
+        import re
+
+        title = title.strip()
+        blocks = [Block(title, "Title", None, title)] if title else []
+        blocks += [Block(p.strip(), "NarrativeText", None, title)
+                   for p in re.split(r"\n\s*\n", text) if p.strip()]
+        digest = hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()
+        return cls(digest, source, tuple(blocks))
+
     def __repr__(self) -> str:
         return f"Document({self.source!r}, id={self.id[:12]}, blocks={len(self.blocks)})"
 

@@ -1,4 +1,5 @@
-"""``ragkit ask`` and ``ragkit ui``: thin command-line ways into the :class:`ragkit.RAG` API."""
+"""``ragkit ask``, ``retrieve``, ``eval retrieval`` and ``ui``: thin command-line ways into
+the :class:`ragkit.RAG` API."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import typer
 
 import ragkit
 from ragkit import RAG, RagkitError
+from ragkit._rag import MANIFEST_FILE
+from ragkit.retrieval.evaluate import evaluate_retrieval
+from ragkit.retrieval.retriever import MODES, describe
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,9 +42,66 @@ def _root(
     """ragkit: chat with your own documents, privately, on your own machine."""
 
 
+ModeOption = Annotated[
+    str | None,
+    typer.Option("--mode", help="dense, bm25 or hybrid (default: the retrieval_mode setting, "
+                 "hybrid)."),
+]
+FilterOption = Annotated[
+    list[str] | None,
+    typer.Option("--filter", "-f", help="KEY=VALUE, repeatable: source=GLOB, filetype=pdf, "
+                 "or any metadata key (page, section, kind).", metavar="KEY=VALUE"),
+]
+
+
 def _fail(exc: RagkitError) -> typer.Exit:
     typer.echo(f"Error: {exc}", err=True)
     return typer.Exit(1)
+
+
+def _check_mode(mode: str | None) -> None:
+    if mode is not None and mode not in MODES:
+        raise typer.BadParameter(f"use one of {', '.join(MODES)}", param_hint="--mode")
+
+
+def _need_kb(kb: Path) -> None:
+    if not (kb / MANIFEST_FILE).exists():
+        typer.echo(f"Error: {kb} is not a knowledge base yet; run `ragkit-ingest DOCS --kb {kb}`.",
+                   err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def retrieve(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    kb: KbOption,
+    mode: ModeOption = None,
+    k: Annotated[int | None, typer.Option("--k", min=1, help="Hits to return.")] = None,
+    filters: FilterOption = None,
+    mmr: Annotated[bool | None, typer.Option("--mmr/--no-mmr", help="Diversify by MMR.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show the passages retrieval finds for QUESTION (no model answers)."""
+    _check_mode(mode)
+    _need_kb(kb)
+    try:
+        rag = RAG(kb)
+        hits = rag.retrieve(question, k=k, mode=mode, filters=filters, mmr=mmr)
+    except RagkitError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        out = {"hits": [describe(h) for h in hits], "mode": mode or rag.settings.retrieval_mode,
+               "timings": rag.retriever.timings}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        return
+    if not hits:
+        sys.stdout.write("No passage found.\n")
+    for n, h in enumerate(hits, 1):
+        c = h.chunk
+        where = f", page {c.page}" if c.page is not None else ""
+        text = " ".join(c.text.split())
+        sys.stdout.write(f"[{n}] {h.score:.4f}  {c.source}{where}\n    "
+                         f"{text[:200]}{'…' if len(text) > 200 else ''}\n")
 
 
 @app.command()
@@ -48,15 +109,15 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
     kb: KbOption,
     k: Annotated[int | None, typer.Option("--k", min=1, help="Passages to retrieve.")] = None,
+    mode: ModeOption = None,
+    filters: FilterOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Answer QUESTION from the knowledge base, streaming, then list the sources."""
-    if not (kb / "manifest.sqlite3").exists():
-        typer.echo(f"Error: {kb} is not a knowledge base yet; run `ragkit-ingest DOCS --kb {kb}`.",
-                   err=True)
-        raise typer.Exit(1)
+    _check_mode(mode)
+    _need_kb(kb)
     try:
-        stream = RAG(kb).stream(question, k=k)
+        stream = RAG(kb).stream(question, k=k, mode=mode, filters=filters)
         if as_json:
             answer = stream.answer
             sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
@@ -75,6 +136,49 @@ def ask(
         sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}\n")
     if answer.invalid_markers:
         sys.stdout.write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
+
+
+eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval quality.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[Path, typer.Argument(help="BEIR-format folder: corpus.jsonl, "
+                                            "queries.jsonl, qrels/test.tsv.")],
+    mode: Annotated[
+        list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=10, help="Documents ranked per query.")] = 100,
+    kb: Annotated[
+        Path | None, typer.Option("--kb", help="Keep the knowledge base here (default: a "
+                                  "temporary folder, deleted afterwards).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 of each retrieval mode on DATASET."""
+    modes = mode or list(MODES)
+    for m in modes:
+        _check_mode(m)
+    try:
+        result = evaluate_retrieval(dataset, modes=modes, k=k, kb=kb)
+    except RagkitError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result['dataset']}: {result['queries']} queries, "
+                  f"{result['documents']} documents", title_justify="left")
+    metrics = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
+    table.add_column("mode")
+    for m in metrics:
+        table.add_column(m, justify="right")
+    for m, values in result["results"].items():
+        table.add_row(m, *(f"{values[x]:.4f}" for x in metrics))
+    Console().print(table)
 
 
 def ui_script() -> Path:

@@ -58,6 +58,14 @@ class VectorStore(Protocol):
         """Return every chunk id stored (for consistency checks and crash repair)."""
         ...
 
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        """Return the stored chunks with these ids (unknown ids are left out)."""
+        ...
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        """Return the stored vectors of these chunks, by id (for MMR)."""
+        ...
+
 
 @runtime_checkable
 class LLM(Protocol):
@@ -72,4 +80,15 @@ class LLM(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Return the number of tokens ``text`` takes in this model."""
+        ...
+
+
+@runtime_checkable
+class Reranker(Protocol):
+    """Re-scores retrieved hits against the question (e.g. a cross-encoder)."""
+
+    name: str
+
+    def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
+        """Return ``hits`` best first, each with the reranker's score."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
@@ -83,8 +83,9 @@ class Settings(BaseSettings):
     workers: int | None = Field(
         None,
         ge=0,
-        description="Parser processes (None: the CPU count, at most 4; 0 or 1: parse in the "
-        "main process). Small runs (under 8 files to parse) always parse in-process.",
+        description="Parser processes beside the main one (None: the CPU count, at most 4; "
+        "0: parse in the main process). Small runs (under 8 files to parse) always parse "
+        "in-process.",
     )
     ingest_batch: int = Field(
         512, ge=1, description="Chunks embedded and written to the store per batch."
@@ -104,6 +105,27 @@ class Settings(BaseSettings):
         "'http://127.0.0.1:8000'; None: the embedded store in the knowledge-base folder.",
     )
     top_k: int = Field(4, ge=1, le=100, description="Passages retrieved for a question.")
+    retrieval_mode: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid",
+        description="'dense' (embedding similarity), 'bm25' (keywords, English and Chinese) or "
+        "'hybrid' (both, fused by Reciprocal Rank Fusion).",
+    )
+    rrf_k: int = Field(60, ge=1, description="The k of Reciprocal Rank Fusion: 1 / (k + rank).")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in RRF.")
+    bm25_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 ranking in RRF.")
+    candidates: int = Field(
+        50, ge=1, le=1000,
+        description="Hits each retriever contributes before fusion, MMR and reranking.",
+    )
+    mmr: bool = Field(False, description="Re-order the final hits by MMR for diversity.")
+    mmr_lambda: float = Field(
+        0.5, ge=0.0, le=1.0, description="MMR trade-off: 1 = relevance only, 0 = diversity only."
+    )
+    reranker: str | None = Field(
+        None,
+        description="sentence-transformers CrossEncoder (folder or cached name) that re-scores "
+        "the candidates; None: no reranking (no cross-encoder ships with ragkit).",
+    )
 
     @field_validator("include")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import pytest
 
 from ragkit import RAG
 from ragkit.ingestion.manifest import Manifest
+from ragkit.retrieval import keyword
 
 DRIVER = textwrap.dedent(
     """
@@ -42,13 +44,16 @@ def make_corpus(samples: Path, folder: Path, copies: int = 4) -> None:
                     out.write(f"\n\nVariant {i} of this file, written for the crash test.\n")
 
 
-def state(kb: Path, rag: RAG) -> tuple[set[str], int, dict[str, tuple[str, ...]]]:
+def state(kb: Path, rag: RAG) -> tuple[set[str], int, dict[str, tuple[str, ...]], set[str]]:
+    """Chroma's ids and count, the manifest's rows, the keyword index's ids."""
     manifest = Manifest(kb / "manifest.sqlite3")
     try:
         rows = {Path(r.source).name: tuple(sorted(r.chunk_ids)) for r in manifest.records()}
     finally:
         manifest.close()
-    return rag.store.ids(), rag.count(), rows
+    with sqlite3.connect(kb / "manifest.sqlite3") as db:
+        indexed = keyword.chunk_ids(db)
+    return rag.store.ids(), rag.count(), rows, indexed
 
 
 def kill_at(kb: Path, docs: Path, tick: int, delay: float) -> str:
@@ -86,7 +91,7 @@ def test_sigkill_at_many_moments_then_rerun_equals_clean_run(
     clean_rag = RAG(clean_kb, embedder=embedder)
     assert clean_rag.ingest(docs).ok
     clean = state(clean_kb, clean_rag)
-    assert clean[1] == len(clean[0]) > n_files
+    assert clean[1] == len(clean[0]) > n_files and clean[3] == clean[0]
 
     rng = random.Random(7)
     moments = [(t, rng.choice([0.0, 0.005, 0.02, 0.05])) for t in range(0, n_files, 2)]

@@ -41,6 +41,10 @@ class TestSpacyModel:
         assert tokenize.sent_tokenize("Llamas live high. They eat grass.") == [
             "Llamas live high.", "They eat grass."
         ]
+        # sentences from the light senter, not the dependency parser; tags still work for
+        # unstructured's "contains a verb" test
+        assert "parser" not in nlp.pipe_names and "senter" in nlp.pipe_names
+        assert ("eat", "VBP") in tokenize.pos_tag("They eat grass.")
         with pytest.raises(ConfigError, match="download"):
             tokenize._install_spacy_model()
 

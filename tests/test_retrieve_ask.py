@@ -48,9 +48,14 @@ class TestRetrieve:
         assert names.index(name) < first_english
 
     @pytest.mark.xfail(strict=True, reason="dense-only retrieval with an English embedding "
-                       "model ranks the panda file first; keyword (BM25) retrieval is due")
-    def test_chinese_top_hit_known_limitation(self, sample_kb: RAG) -> None:
-        hit = sample_kb.retrieve("明长城全长多少公里？", k=1)[0]
+                       "model ranks the panda file first (the reason hybrid is the default)")
+    def test_chinese_top_hit_dense_only_known_limitation(self, sample_kb: RAG) -> None:
+        hit = sample_kb.retrieve("明长城全长多少公里？", k=1, mode="dense")[0]
+        assert Path(hit.chunk.source).name == "great_wall_zh.txt"
+
+    @pytest.mark.parametrize("mode", ["bm25", "hybrid"])
+    def test_chinese_top_hit_with_keywords(self, sample_kb: RAG, mode: str) -> None:
+        hit = sample_kb.retrieve("明长城全长多少公里？", k=1, mode=mode)[0]
         assert Path(hit.chunk.source).name == "great_wall_zh.txt"
 
     def test_pdf_hit_has_its_page(self, sample_kb: RAG) -> None:

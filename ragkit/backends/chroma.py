@@ -110,6 +110,27 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._col.count())
 
+    def get(self, ids: Sequence[str]) -> list[Chunk]:
+        out: list[Chunk] = []
+        for start in range(0, len(ids), MAX_BATCH):
+            res = self._col.get(ids=list(ids[start : start + MAX_BATCH]),
+                                include=["documents", "metadatas"])
+            docs = res["documents"] or []
+            metas = res["metadatas"] or []
+            out += [Chunk.from_metadata(i, d or "", dict(m or {}))
+                    for i, d, m in zip(res["ids"], docs, metas, strict=True)]
+        return out
+
+    def vectors(self, ids: Sequence[str]) -> dict[str, list[float]]:
+        out: dict[str, list[float]] = {}
+        for start in range(0, len(ids), MAX_BATCH):
+            res = self._col.get(ids=list(ids[start : start + MAX_BATCH]), include=["embeddings"])
+            embs = res["embeddings"]
+            if embs is None:
+                continue
+            out.update({i: [float(x) for x in e] for i, e in zip(res["ids"], embs, strict=True)})
+        return out
+
     def ids(self) -> set[str]:
         """Every chunk id stored (for consistency checks and repair), read in pages."""
         out: set[str] = set()

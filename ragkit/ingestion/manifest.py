@@ -1,7 +1,8 @@
 """The ingest manifest: one SQLite row per ingested file, in the knowledge-base folder.
 
 A row is committed only after the file's chunks are in the vector store, so the manifest
-never claims chunks that are not there.
+never claims chunks that are not there. The keyword index (:mod:`ragkit.retrieval.keyword`)
+lives in the same database and changes in the same transactions as the rows.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from ragkit._types import Chunk
+from ragkit.retrieval import keyword
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -43,6 +48,7 @@ class Manifest:
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
+        keyword.create(self._db)
         self._db.commit()
 
     def get(self, source: str) -> FileRecord | None:
@@ -62,10 +68,21 @@ class Manifest:
         ).fetchall()
         return [FileRecord(a, b, c, d, e, tuple(json.loads(f))) for a, b, c, d, e, f in rows]
 
-    def put_many(self, records: list[FileRecord]) -> None:
-        """Insert or replace ``records`` in one transaction."""
+    def sources(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT source FROM files ORDER BY source")]
+
+    def put_many(
+        self,
+        records: list[FileRecord],
+        index: Sequence[tuple[Chunk, str]] = (),
+        unindex: Sequence[str] = (),
+    ) -> None:
+        """Insert or replace ``records``, add ``index`` (chunk, terms) to the keyword index
+        and remove the chunks ``unindex`` from it: all in one transaction."""
         now = time.time()
         with self._db:
+            keyword.remove(self._db, unindex)
+            keyword.put(self._db, index)
             self._db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -76,8 +93,33 @@ class Manifest:
             )
 
     def delete(self, source: str) -> None:
+        """Forget ``source`` and drop its chunks from the keyword index (one transaction)."""
         with self._db:
             self._db.execute("DELETE FROM files WHERE source=?", (source,))
+            keyword.remove_source(self._db, source)
+
+    def sync_keyword(self, fetch: Callable[[list[str]], list[Chunk]]) -> int:
+        """Make the keyword index hold exactly the chunks the rows claim; return the number
+        of chunks added, removed or re-tokenized.
+
+        Needed for knowledge bases ingested before the index existed, and after a tokenizer
+        change; in normal operation the index changes with the rows and this finds nothing.
+        ``fetch`` returns the stored chunks (text and metadata) for a list of ids.
+        """
+        claimed: set[str] = set()
+        for record in self.records():
+            claimed.update(record.chunk_ids)
+        with self._db:
+            have = keyword.chunk_ids(self._db)
+            extra = sorted(have - claimed)
+            keyword.remove(self._db, extra)
+            missing = sorted(claimed - have)
+            fixed = len(extra) + keyword.retokenize_if_stale(self._db)
+            for start in range(0, len(missing), 1000):
+                chunks = fetch(missing[start:start + 1000])
+                keyword.put(self._db, [(c, keyword.terms_of(c.text)) for c in chunks])
+                fixed += len(chunks)
+        return fixed
 
     def close(self) -> None:
         self._db.close()

@@ -21,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragkit._types import Document
+from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
 from ragkit.ingestion.manifest import FileRecord, Manifest
 from ragkit.ingestion.parse import file_hash, supported
 from ragkit.ingestion.workers import ChunkConfig, Job, Parsed, make_pool, process, work_in_pool
 from ragkit.ports import Embedder, VectorStore
+from ragkit.retrieval.keyword import terms_of
 from ragkit.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 PIPELINE_VERSION = 2
 #: fewer files than this to parse: parse in this process (starting workers costs seconds)
 MIN_JOBS_FOR_POOL = 8
+#: files submitted to the workers ahead of the one the main process waits for: enough for
+#: the workers to keep parsing while the main process embeds a whole batch (a file's chunks
+#: wait in memory, so this bounds memory, not the corpus size)
+PARSE_AHEAD = 32
 
 
 @dataclass
@@ -133,6 +140,11 @@ def repair(store: VectorStore, manifest: Manifest) -> int:
         manifest.delete(source)
     if orphans or incomplete:
         log.info("repaired: %d orphan chunks, %d incomplete files", len(orphans), len(incomplete))
+    # the keyword index commits with the rows, so this finds nothing unless the knowledge
+    # base predates the index or the tokenizer changed
+    synced = manifest.sync_keyword(store.get)
+    if synced:
+        log.info("keyword index: %d chunks added, removed or re-tokenized", synced)
     return len(orphans) + len(incomplete)
 
 
@@ -213,7 +225,7 @@ class _Run:
         workers = self.settings.workers
         if workers is None:
             workers = min(os.cpu_count() or 1, 4)
-        if workers < 2 or len(jobs) < MIN_JOBS_FOR_POOL or not self.config.tokenizer:
+        if workers < 1 or len(jobs) < MIN_JOBS_FOR_POOL or not self.config.tokenizer:
             for job in jobs:
                 yield process(job, self.config, self.embedder.count_tokens)
             return
@@ -236,7 +248,7 @@ class _Run:
         inflight: deque[tuple[Job, Future[Parsed]]] = deque()
         try:
             while todo or inflight:
-                while todo and len(inflight) < workers * 4:
+                while todo and len(inflight) < max(workers * 4, PARSE_AHEAD):
                     job = todo.popleft()
                     inflight.append((job, pool.submit(self.work, job)))
                 job, future = inflight[0]
@@ -282,7 +294,8 @@ class _Run:
                                       p.job.digest, self.fp_json, ids))
         if stale:
             self.store.delete(sorted(stale))
-        self.manifest.put_many(records)
+        index = [pair for p in self.pending for pair in zip(p.chunks, p.terms, strict=True)]
+        self.manifest.put_many(records, index=index, unindex=sorted(stale))
         self.report.timings["embed"] += t1 - t0
         self.report.timings["store"] += time.perf_counter() - t1
         self.report.ingested.extend(r.source for r in records)
@@ -322,6 +335,42 @@ class _Run:
             pending = sum(len(p.chunks) for p in self.pending)
             self.progress(Progress(self.done, self.total, source,
                                    self.report.chunks_added + pending))
+
+
+def ingest_documents(
+    documents: Iterable[Document],
+    *,
+    settings: Settings,
+    embedder: Embedder,
+    store: VectorStore,
+    manifest: Manifest,
+) -> IngestReport:
+    """Add already-parsed documents (no files: e.g. records from another app or a BEIR
+    corpus). Each ``Document.source`` is its key: the same source with the same id is left
+    unchanged, with another id it is replaced. Same batches, manifest and keyword index as
+    :func:`run_ingest`; nothing is removed."""
+    started = time.perf_counter()
+    run = _Run(settings, embedder, store, manifest, None)
+    if repair(store, manifest):
+        run.report.notes.append("repaired the store after an interrupted run")
+    for doc in documents:
+        run.report.seen += 1
+        row = manifest.get(doc.source)
+        if row is not None and row.hash == doc.id and row.fingerprint == run.fp_json:
+            run.report.unchanged.append(doc.source)
+            continue
+        job = Job(Path(doc.source), len(doc.text.encode()), 0, doc.id,
+                  row.chunk_ids if row else ())
+        t = time.perf_counter()
+        chunks = chunk_document(doc, max_tokens=run.config.max_tokens,
+                                count=embedder.count_tokens, fingerprint=run.fp_json,
+                                overlap=run.config.overlap)
+        terms = [terms_of(c.text) for c in chunks]
+        run.take(Parsed(job, chunks, None, 0.0, time.perf_counter() - t, terms))
+    run.flush()
+    run.report.chunks_total = store.count()
+    run.report.seconds = time.perf_counter() - started
+    return run.report
 
 
 def run_ingest(

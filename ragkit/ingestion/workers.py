@@ -14,13 +14,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ragkit._types import Chunk
 from ragkit.errors import RagkitError
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.parse import parse_file
+from ragkit.retrieval.keyword import terms_of
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Parsed:
     error: str | None = None
     parse_s: float = 0.0
     chunk_s: float = 0.0
+    #: each chunk's keyword-index terms (made here, in the worker, off the main process)
+    terms: list[str] = field(default_factory=list)
 
 
 def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
@@ -61,7 +64,8 @@ def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parse
         parsed = time.perf_counter()
         chunks = chunk_document(doc, max_tokens=config.max_tokens, count=count,
                                 fingerprint=config.fingerprint, overlap=config.overlap)
-        return Parsed(job, chunks, None, parsed - start, time.perf_counter() - parsed)
+        terms = [terms_of(c.text) for c in chunks]
+        return Parsed(job, chunks, None, parsed - start, time.perf_counter() - parsed, terms)
     except RagkitError as exc:
         return Parsed(job, [], str(exc))
     except OSError as exc:
