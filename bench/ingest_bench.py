@@ -110,10 +110,11 @@ def main() -> None:
     first = json.loads(out)
     summary["ragkit"] = {"wall_s": round(wall, 1), "seconds": first["seconds"],
                          "chunks": first["chunks"]["total"], "failed": first["files"]["failed"],
-                         "peak_rss_mb": rss}
+                         "peak_rss_mb": rss, "timings": first.get("timings")}
     print(f"ragkit-ingest: {wall:.1f} s wall ({first['seconds']:.1f} s pipeline), "
           f"{first['chunks']['total']} chunks, {first['chunks']['total'] / first['seconds']:.1f} "
           f"chunks/s, {first['files']['failed']} failed, peak RSS {rss} MB")
+    print(f"  stages (s): {first.get('timings')}")
 
     _, _, out = run([sys.executable, "-c", FLOOR, str(work / "kb")])
     floor = json.loads(out)

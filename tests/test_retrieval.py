@@ -178,9 +178,10 @@ class TestKeywordIndex:
         assert [h.chunk.id for h in KeywordIndex(db).search("swappiness", 5)] == ["c2"]
         assert m.sync_keyword(fetch) == 0 and len(fetched) == 1  # consistent: nothing to do
         # another tokenizer version: terms are rebuilt from the stored texts
-        with sqlite3.connect(db) as raw:
+        with sqlite3.connect(db) as raw:  # terms made by another (here: no) tokenizer
             raw.execute("UPDATE kw_meta SET value='0' WHERE key='tokenizer'")
-            raw.execute("DELETE FROM kw_terms")
+            raw.execute("UPDATE kw_chunks SET terms=''")
+            keyword.touch(raw)
         assert KeywordIndex(db).search("swappiness", 5) == []
         assert m.sync_keyword(fetch) == 2
         assert [h.chunk.id for h in KeywordIndex(db).search("rt-ax58", 5)] == ["c1"]
@@ -263,7 +264,7 @@ class TestConsistency:
         rag = make_rag(kb, embedder)
         rag.ingest(samples)
         with sqlite3.connect(kb / "manifest.sqlite3") as db:  # as before the index existed
-            db.executescript("DROP TABLE kw_terms; DROP TABLE kw_chunks; DROP TABLE kw_meta;")
+            db.executescript("DROP TABLE kw_chunks; DROP TABLE kw_meta;")
         assert make_rag(kb, embedder).retrieve("llama", mode="bm25") == []
         report = make_rag(kb, embedder).ingest(samples)
         assert report.unchanged and not report.ingested

