@@ -325,6 +325,16 @@ class _Run:
             self.report.chunks_removed += len(record.chunk_ids)
             self.manifest.delete(source)
 
+    def finish(self, started: float) -> IngestReport:
+        """Rebuild the BM25 scorer once for what was committed (not in a dry run), total up."""
+        if not self.report.dry_run:
+            t = time.perf_counter()
+            refresh_keyword(self.manifest.path)
+            self.report.timings["keyword_index"] = time.perf_counter() - t
+        self.report.chunks_total = self.store.count()
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
     # -- bookkeeping --------------------------------------------------------------------
     def unchanged(self, source: str) -> None:
         self.report.unchanged.append(source)
@@ -374,12 +384,7 @@ def ingest_documents(
         terms = [terms_of(c.text) for c in chunks]
         run.take(Parsed(job, chunks, None, 0.0, time.perf_counter() - t, terms))
     run.flush()
-    t = time.perf_counter()
-    refresh_keyword(manifest.path)
-    run.report.timings["keyword_index"] = time.perf_counter() - t
-    run.report.chunks_total = store.count()
-    run.report.seconds = time.perf_counter() - started
-    return run.report
+    return run.finish(started)
 
 
 def run_ingest(
@@ -433,10 +438,4 @@ def run_ingest(
             run.take(item)
         run.flush()
     run.remove_missing(roots, {str(f) for f in found.files})
-    if not dry_run:
-        t = time.perf_counter()
-        refresh_keyword(manifest.path)
-        run.report.timings["keyword_index"] = time.perf_counter() - t
-    run.report.chunks_total = store.count()
-    run.report.seconds = time.perf_counter() - started
-    return run.report
+    return run.finish(started)
