@@ -89,10 +89,6 @@ class Manifest:
         return [FileRecord(a, b, c, d, e, tuple(json.loads(f))) for a, b, c, d, e, f in rows]
 
     @_locked
-    def sources(self) -> list[str]:
-        return [r[0] for r in self._db.execute("SELECT source FROM files ORDER BY source")]
-
-    @_locked
     def put_many(
         self,
         records: list[FileRecord],

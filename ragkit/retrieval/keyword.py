@@ -111,13 +111,14 @@ def retokenize_if_stale(db: sqlite3.Connection) -> int:
 
 # -- reading -----------------------------------------------------------------------------------
 class _Scorer:
-    """A bm25s index over one generation of the record, and the rowid of each document."""
+    """A bm25s index over one version (``<epoch>-<generation>``) of the record, and the
+    rowid of each document."""
 
-    def __init__(self, generation: int, bm25: Any, rowids: np.ndarray, vocab: dict[str, int]):
-        self.generation, self.bm25, self.rowids, self.vocab = generation, bm25, rowids, vocab
+    def __init__(self, version: str, bm25: Any, rowids: np.ndarray, vocab: dict[str, int]):
+        self.version, self.bm25, self.rowids, self.vocab = version, bm25, rowids, vocab
 
     @classmethod
-    def build(cls, db: sqlite3.Connection, generation: int) -> _Scorer | None:
+    def build(cls, db: sqlite3.Connection, version: str) -> _Scorer | None:
         import bm25s
 
         rows = db.execute("SELECT rowid, terms FROM kw_chunks ORDER BY rowid").fetchall()
@@ -129,7 +130,7 @@ class _Scorer:
             return None
         bm25 = bm25s.BM25(k1=K1, b=B)
         bm25.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocab), show_progress=False)
-        return cls(generation, bm25, np.array([r for r, _ in rows], dtype=np.int64), vocab)
+        return cls(version, bm25, np.array([r for r, _ in rows], dtype=np.int64), vocab)
 
     def save(self, folder: Path) -> None:
         """Write to ``folder`` atomically (a temporary folder renamed into place)."""
@@ -149,13 +150,13 @@ class _Scorer:
                 shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, folder: Path, generation: int) -> _Scorer:
+    def load(cls, folder: Path) -> _Scorer:
         import bm25s
 
         bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
         rowids = np.load(folder / "rowids.npy")
         vocab = json.loads((folder / "terms.json").read_text())
-        return cls(generation, bm25, rowids, vocab)
+        return cls(folder.name, bm25, rowids, vocab)
 
     def top(self, terms: list[str], k: int, mask: np.ndarray | None) -> list[tuple[int, float]]:
         ids = [self.vocab[t] for t in terms if t in self.vocab]
@@ -185,7 +186,6 @@ class KeywordIndex:
         self.cache = self.path.parent / "bm25"
         self._db: sqlite3.Connection | None = None
         self._scorer: _Scorer | None = None
-        self._scorer_epoch = ""
         self._lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection | None:
@@ -201,9 +201,10 @@ class KeywordIndex:
             self._db = db
         return self._db
 
-    def _generation(self, db: sqlite3.Connection) -> tuple[str, int]:
+    def _version(self, db: sqlite3.Connection) -> str:
+        """``<epoch>-<generation>`` of the committed record: the scorer's folder name."""
         meta = dict(db.execute("SELECT key, value FROM kw_meta").fetchall())
-        return str(meta.get("epoch", "0")), int(meta.get("generation", 0))
+        return f"{meta.get('epoch', '0')}-{int(meta.get('generation', 0))}"
 
     def scorer(self) -> _Scorer | None:
         """The scorer for the committed record: loaded from ``bm25/``, or built (and saved)."""
@@ -213,22 +214,21 @@ class KeywordIndex:
         with self._lock:
             db.execute("BEGIN")  # one snapshot for the generation and the rows
             try:
-                epoch, generation = self._generation(db)
-                if self._scorer is not None and self._scorer.generation == generation \
-                        and self._scorer_epoch == epoch:
+                version = self._version(db)
+                if self._scorer is not None and self._scorer.version == version:
                     return self._scorer
-                folder = self.cache / f"{epoch}-{generation}"
+                folder = self.cache / version
                 scorer: _Scorer | None
                 if (folder / "rowids.npy").exists():
-                    scorer = _Scorer.load(folder, generation)
+                    scorer = _Scorer.load(folder)
                 else:
-                    scorer = _Scorer.build(db, generation)
+                    scorer = _Scorer.build(db, version)
                     if scorer is not None:
                         scorer.save(folder)
                         self._prune(keep=folder)
             finally:
                 db.execute("COMMIT")
-            self._scorer, self._scorer_epoch = scorer, epoch
+            self._scorer = scorer
             return scorer
 
     def _prune(self, keep: Path) -> None:
