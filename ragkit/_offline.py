@@ -28,6 +28,9 @@ OFFLINE_ENV: dict[str, str] = {
     "ANONYMIZED_TELEMETRY": "False",
     # Streamlit: usage statistics from the browser.
     "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+    # LangChain / LangSmith: no tracing to LangSmith's servers from the interop module.
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
     # tokenizers forks badly after threads start; silence its warning and stay safe.
     "TOKENIZERS_PARALLELISM": "false",
 }

@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ragkit._lock import writer_lock
 from ragkit._types import Answer, Document, Hit
 from ragkit.citations import resolve_citations
-from ragkit.errors import ValidationError
+from ragkit.errors import BackendError, ValidationError
+from ragkit.generation import GenerationOptions
+from ragkit.history import CHAT_FILE, ChatStore, Session, check_session_id
 from ragkit.ingestion.manifest import Manifest
 from ragkit.ingestion.pipeline import IngestReport, Progress, ingest_documents, run_ingest
 from ragkit.ports import LLM, Embedder, Reranker, VectorStore
-from ragkit.prompt import build_prompt
+from ragkit.prompt import (
+    Example,
+    ExampleSelector,
+    Prompt,
+    Templates,
+    Turn,
+    build_prompt,
+    load_examples,
+)
 from ragkit.retrieval.keyword import KeywordIndex
-from ragkit.retrieval.retriever import Retriever
+from ragkit.retrieval.retriever import Retriever, describe
+from ragkit.retrieval.tokenize import query_terms
+from ragkit.safety import injection_flags
 from ragkit.settings import Settings
+from ragkit.tool_calls import run_tool_calls
+from ragkit.tools import ToolRegistry, ToolResult, calculator_tool, search_kb_tool
+
+log = logging.getLogger(__name__)
 
 _MAX_QUESTION_CHARS = 4000
 MANIFEST_FILE = "manifest.sqlite3"
@@ -48,7 +66,11 @@ class AnswerStream:
     >>> stream.answer.citations[0].source  # doctest: +SKIP
     """
 
-    def __init__(self, pieces: Iterator[str], finish: Callable[[str], Answer]) -> None:
+    def __init__(
+        self, pieces: Iterator[str], finish: Callable[[str], Answer], prompt: Prompt | None = None
+    ) -> None:
+        #: the prompt being answered (built before the first piece)
+        self.prompt = prompt
         self._pieces = pieces
         self._finish = finish
         self._text: list[str] = []
@@ -93,6 +115,8 @@ class RAG:
         store: VectorStore | None = None,
         llm: LLM | None = None,
         reranker: Reranker | None = None,
+        tools: ToolRegistry | None = None,
+        chat_template: Any = None,
         **overrides: Any,
     ) -> None:
         self.kb = Path(kb).expanduser().resolve()
@@ -103,6 +127,14 @@ class RAG:
         self._llm = llm
         self._reranker = reranker
         self._retriever: Retriever | None = None
+        self._templates: Templates | None = None
+        self._examples: ExampleSelector | None = None
+        self._history: ChatStore | None = None
+        self._chat_template = chat_template
+        #: tools the model may call (those named in the ``tools`` setting); register more
+        #: with ``rag.tools.register(Tool(...))``
+        self.tools = tools if tools is not None else ToolRegistry(
+            [calculator_tool(), search_kb_tool(self._search_tool)])
 
     # -- components, created on first use ----------------------------------------------------
     @property
@@ -134,13 +166,21 @@ class RAG:
     @property
     def llm(self) -> LLM:
         if self._llm is None:
-            from ragkit.backends.llama_cpp import LlamaCppLLM
-
             s = self.settings
-            self._llm = LlamaCppLLM(
-                s.llm_model, n_ctx=s.n_ctx, n_threads=s.n_threads,
-                n_gpu_layers=s.n_gpu_layers, seed=s.seed,
-            )
+            if s.llm_backend == "openai":
+                from ragkit.backends.openai_compat import OpenAICompatibleLLM
+
+                self._llm = OpenAICompatibleLLM(
+                    s.openai_base_url, model=s.openai_model, api_key=s.openai_api_key,
+                    n_ctx=s.n_ctx, timeout=s.openai_timeout,
+                )
+            else:
+                from ragkit.backends.llama_cpp import LlamaCppLLM
+
+                self._llm = LlamaCppLLM(
+                    s.llm_model, n_ctx=s.n_ctx, n_threads=s.n_threads,
+                    n_gpu_layers=s.n_gpu_layers, seed=s.seed,
+                )
         return self._llm
 
     # -- ingest ------------------------------------------------------------------------------
@@ -223,7 +263,52 @@ class RAG:
         :mod:`ragkit.retrieval.filters`. ``mmr``: re-order for diversity (default: setting).
         """
         q = _check_question(question)
-        return self.retriever.retrieve(q, k=k, mode=mode, filters=filters, mmr=mmr)
+        hits = self.retriever.retrieve(q, k=k, mode=mode, filters=filters, mmr=mmr)
+        return [dataclasses.replace(h, flags=injection_flags(h.chunk.text)) for h in hits]
+
+    def _search_tool(self, query: str, k: int) -> list[dict[str, Any]]:
+        return [describe(h) for h in self.retrieve(query, k=k)]
+
+    # -- prompt parts ------------------------------------------------------------------------
+    @property
+    def templates(self) -> Templates:
+        if self._templates is None:
+            folder = self.settings.prompt_dir
+            self._templates = Templates(self._kb_path(folder) if folder else None)
+        return self._templates
+
+    def _kb_path(self, value: str) -> Path:
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else self.kb / path
+
+    @property
+    def examples(self) -> ExampleSelector | None:
+        """The few-shot examples of setting ``few_shot_file``, or None."""
+        if self._examples is None and self.settings.few_shot_file:
+            examples = load_examples(self._kb_path(self.settings.few_shot_file))
+            self._examples = ExampleSelector(
+                examples, self.settings.few_shot_k,
+                embed=lambda texts: self.embedder.embed_documents(texts),
+            )
+        return self._examples
+
+    def _select_examples(self, question: str) -> list[Example]:
+        selector = self.examples
+        if selector is None:
+            return []
+        vector = self.embedder.embed_query(question) if selector.k else None
+        return selector.select(question, vector)
+
+    @property
+    def history(self) -> ChatStore:
+        """Chat sessions and the ask log (``chat.sqlite3`` in the knowledge base)."""
+        if self._history is None:
+            self._history = ChatStore(self.kb / CHAT_FILE)
+        return self._history
+
+    def feedback(self, answer_id: str, rating: int, comment: str = "") -> None:
+        """Store 👍 (1) or 👎 (-1) and an optional comment with a logged answer."""
+        self.history.feedback(answer_id, rating, comment)
 
     # -- ask ---------------------------------------------------------------------------------
     def stream(
@@ -233,26 +318,88 @@ class RAG:
         k: int | None = None,
         mode: str | None = None,
         filters: Iterable[str] | Mapping[str, str] | None = None,
+        tool_results: Sequence[ToolResult | Mapping[str, Any]] | None = None,
+        generation: Mapping[str, Any] | None = None,
+        use_tools: bool | None = None,
+        few_shot: bool | None = None,
+        chat_template: Any = None,
     ) -> AnswerStream:
-        """Answer ``question`` from the knowledge base, streaming; see :class:`AnswerStream`."""
+        """Answer ``question`` from the knowledge base, streaming; see :class:`AnswerStream`.
+
+        ``tool_results``: results the caller already has (``ToolResult`` or
+        ``{"name", "output"}``); ``generation``: per-call sampling options
+        (:class:`~ragkit.generation.GenerationOptions` fields); ``use_tools`` /
+        ``few_shot``: turn the tool step / few-shot examples off (or on, when configured);
+        ``chat_template``: a LangChain ``ChatPromptTemplate`` for this call.
+        """
         q = _check_question(question)
-        if (mode or self.settings.retrieval_mode) != "bm25":
-            _ = self.store  # load the embedding model and the store before the clock starts
-        started = time.perf_counter()
-        hits = self.retrieve(q, k=k, mode=mode, filters=filters)
-        timings = {"retrieve_ms": _ms(started)}
+        return self._answer(q, q, k=k, mode=mode, filters=filters, tool_results=tool_results,
+                            generation=generation, use_tools=use_tools, few_shot=few_shot,
+                            chat_template=chat_template)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer ``question`` from the knowledge base, with citations; the options are
+        those of :meth:`stream`."""
+        return self.stream(question, **options).answer
+
+    def _answer(
+        self,
+        question: str,
+        standalone: str,
+        *,
+        k: int | None,
+        mode: str | None,
+        filters: Iterable[str] | Mapping[str, str] | None,
+        tool_results: Sequence[ToolResult | Mapping[str, Any]] | None,
+        generation: Mapping[str, Any] | None,
+        use_tools: bool | None,
+        few_shot: bool | None,
+        chat_template: Any,
+        history: Sequence[Turn] = (),
+        session_id: str | None = None,
+        timings: dict[str, float] | None = None,
+        started: float | None = None,
+    ) -> AnswerStream:
         s = self.settings
+        options = GenerationOptions.from_settings(s, generation)
+        given = [ToolResult.coerce(r) for r in tool_results or ()]
+        if (mode or s.retrieval_mode) != "bm25":
+            _ = self.store  # load the embedding model and the store before the clock starts
         llm = self.llm  # load outside the timings
+        if options.max_tokens >= llm.n_ctx:
+            raise ValidationError(f"max_tokens ({options.max_tokens}) must be smaller than the "
+                                  f"model's context window ({llm.n_ctx}).")
+        timings = timings if timings is not None else {}
+        started = started if started is not None else time.perf_counter()
         t = time.perf_counter()
-        prompt = build_prompt(q, hits, count=llm.count_tokens, budget=llm.n_ctx - s.max_tokens)
+        hits = self.retrieve(standalone, k=k, mode=mode, filters=filters)
+        timings["retrieve_ms"] = _ms(t)
+        called: list[ToolResult] = []
+        if (use_tools if use_tools is not None else True) and s.tools:
+            t = time.perf_counter()
+            called = run_tool_calls(llm, self.tools, s.tools, standalone,
+                                    templates=self.templates, max_calls=s.max_tool_calls,
+                                    options=options, given=given)
+            timings["tools_ms"] = _ms(t)
+        t = time.perf_counter()
+        examples = self._select_examples(standalone) if few_shot is not False else []
+        prompt = build_prompt(
+            standalone, hits, count=llm.count_tokens, budget=llm.n_ctx - options.max_tokens,
+            templates=self.templates, examples=examples, few_shot_mode=s.few_shot_mode,
+            few_shot_share=s.few_shot_share, history=history, history_turns=s.history_turns,
+            history_share=s.history_share, tool_results=[*given, *called],
+            tool_result_tokens=s.tool_result_tokens,
+            count_messages=getattr(llm, "count_messages", None),
+            chat_template=chat_template if chat_template is not None else self._chat_template,
+        )
         timings["prompt_ms"] = _ms(t)
         timings["prompt_tokens"] = prompt.tokens
         gen_start = time.perf_counter()
+        params = options.to_dict()
 
         def pieces() -> Iterator[str]:
             first = True
-            for piece in llm.stream(prompt.messages, max_tokens=s.max_tokens,
-                                         temperature=s.temperature, top_p=s.top_p, seed=s.seed):
+            for piece in llm.stream(prompt.messages, **params):
                 if first:
                     timings["first_token_ms"] = _ms(started)
                     first = False
@@ -263,17 +410,98 @@ class RAG:
             timings["total_ms"] = _ms(started)
             text = re.sub(r"[ \t]+\n", "\n", text).strip()
             citations, invalid = resolve_citations(text, prompt.passages)
-            return Answer(q, text, citations, hits, timings, invalid, prompt.dropped)
+            flagged = [{"kind": "passage", "n": p.n, "chunk_id": p.hit.chunk.id,
+                        "source": p.hit.chunk.source, "flags": list(p.hit.flags)}
+                       for p in prompt.passages if p.hit.flags]
+            flagged += [{"kind": "tool_result", "name": r.name, "flags": list(r.flags)}
+                        for r in prompt.tool_results if r.flags]
+            answer = Answer(question, text, citations, hits, timings, invalid, prompt.dropped,
+                            prompt=prompt, flagged=flagged, tool_calls=called,
+                            standalone_question=standalone if session_id else None,
+                            session_id=session_id)
+            if s.log_asks:
+                answer.id = self.history.log_ask(answer)
+            if session_id is not None:
+                self.history.add_turn(session_id, answer)
+            return answer
 
-        return AnswerStream(pieces(), finish)
+        return AnswerStream(pieces(), finish, prompt)
 
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        mode: str | None = None,
-        filters: Iterable[str] | Mapping[str, str] | None = None,
-    ) -> Answer:
-        """Answer ``question`` from the knowledge base, with citations."""
-        return self.stream(question, k=k, mode=mode, filters=filters).answer
+    # -- chat --------------------------------------------------------------------------------
+    def condense(self, history: Sequence[Turn], question: str) -> str:
+        """Rewrite a follow-up as a standalone question with the ``condense.j2`` template
+        (greedy). The rewrite is kept only if it is new (not the previous question) and
+        shares a content word with the follow-up; otherwise (small models often copy the
+        previous question) the previous question and the follow-up are joined, which
+        retrieval handles well."""
+        q = _check_question(question)
+        if not history:
+            return q
+        turns = list(history)[-max(1, self.settings.history_turns):]
+        messages = self.templates.render_messages("condense.j2", history=turns, question=q)
+        params = GenerationOptions.from_settings(self.settings).to_dict() | {
+            "max_tokens": 64, "temperature": 0.0, "stop": ["\n"]}
+        try:
+            text = "".join(self.llm.stream(messages, **params))
+        except BackendError as exc:
+            log.warning("condensing the follow-up failed (%s); joining it to the last question",
+                        exc)
+            text = ""
+        text = re.sub(r"^(standalone|rewritten)?\s*question\s*:\s*", "", text.strip(),
+                      flags=re.IGNORECASE).strip().strip('"“”')
+        previous = turns[-1].question
+        wanted = set(query_terms(q))
+        fits = (text and len(text) <= max(300, 3 * len(q)) and text != previous
+                and (not wanted or wanted & set(query_terms(text))))
+        return text if fits else f"{previous} {q}"
+
+    def chat_stream(self, session_id: str, message: str, **options: Any) -> AnswerStream:
+        """Like :meth:`chat`, streaming."""
+        check_session_id(session_id)
+        q = _check_question(message)
+        started = time.perf_counter()
+        history = self.history.turns(session_id)
+        timings: dict[str, float] = {}
+        standalone = q
+        if history:
+            _ = self.llm
+            t = time.perf_counter()
+            standalone = self.condense(history, q)
+            timings["condense_ms"] = _ms(t)
+        else:
+            self.history.ensure_session(session_id, q)
+        return self._answer(q, standalone, history=history, session_id=session_id,
+                            timings=timings, started=started if history else None,
+                            k=options.pop("k", None), mode=options.pop("mode", None),
+                            filters=options.pop("filters", None),
+                            tool_results=options.pop("tool_results", None),
+                            generation=options.pop("generation", None),
+                            use_tools=options.pop("use_tools", None),
+                            few_shot=options.pop("few_shot", None),
+                            chat_template=options.pop("chat_template", None),
+                            **_no_more(options))
+
+    def chat(self, session_id: str, message: str, **options: Any) -> Answer:
+        """Answer ``message`` in chat session ``session_id`` (created on first use, kept in
+        ``chat.sqlite3``). A follow-up is condensed into a standalone question before
+        retrieval; earlier turns enter the prompt within the history budget. Options as in
+        :meth:`stream`."""
+        return self.chat_stream(session_id, message, **options).answer
+
+    def sessions(self) -> list[Session]:
+        """The chat sessions of this knowledge base, most recent first."""
+        return self.history.sessions()
+
+    # -- interop -----------------------------------------------------------------------------
+    def as_langchain_retriever(self, **options: Any) -> Any:
+        """A ``langchain_core`` retriever over this knowledge base (needs ``langchain-core``;
+        ``pip install 'ragkit[langchain]'``). ``options``: ``k``, ``mode``, ``filters``."""
+        from ragkit.integrations.langchain import RagkitRetriever
+
+        return RagkitRetriever(rag=self, **options)
+
+
+def _no_more(options: Mapping[str, Any]) -> dict[str, Any]:
+    if options:
+        raise TypeError(f"Unknown option(s): {', '.join(sorted(options))}")
+    return {}

@@ -119,10 +119,15 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved chunk and its similarity score (higher is more similar)."""
+    """A retrieved chunk and its similarity score (higher is more similar).
+
+    ``flags`` names the prompt-injection patterns its text matches
+    (:func:`ragkit.safety.injection_flags`); empty for ordinary text.
+    """
 
     chunk: Chunk
     score: float
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -141,13 +146,29 @@ class Citation:
     text: str
     cited: bool = True
 
+    flags: tuple[str, ...] = ()  #: injection patterns found in the passage
+
+    @property
+    def snippet(self) -> str:
+        """The passage's first 200 characters, whitespace collapsed."""
+        text = " ".join(self.text.split())
+        return text if len(text) <= 200 else text[:199] + "…"
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["flags"] = list(self.flags)
+        d["snippet"] = self.snippet
+        return d
 
 
 @dataclass
 class Answer:
-    """The result of :meth:`ragkit.RAG.ask`: the text, its sources and where time went."""
+    """The result of :meth:`ragkit.RAG.ask`: the text, its sources and where time went.
+
+    ``prompt`` is the :class:`ragkit.prompt.Prompt` sent (messages, tokens per section, what
+    was dropped); ``flagged`` lists passages and tool results that look like prompt
+    injections; ``id`` is the ask's row in the log (None when logging is off).
+    """
 
     question: str
     text: str
@@ -156,16 +177,31 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     invalid_markers: list[int] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    prompt: Any = None
+    flagged: list[dict[str, Any]] = field(default_factory=list)
+    tool_calls: list[Any] = field(default_factory=list)
+    standalone_question: str | None = None
+    session_id: str | None = None
+    id: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``ragkit ask --json`` object."""
-        return {
+    def to_dict(self, *, prompt: bool = False) -> dict[str, Any]:
+        """The ``ragkit ask --json`` object (``prompt``: include the messages sent)."""
+        out: dict[str, Any] = {
             "answer": self.text,
             "citations": [c.to_dict() for c in self.citations],
             "invalid_markers": self.invalid_markers,
             "dropped": self.dropped,
             "timings": self.timings,
+            "flagged": self.flagged,
+            "tool_calls": [t.to_dict() for t in self.tool_calls],
+            "id": self.id,
         }
+        if self.standalone_question is not None:
+            out["standalone_question"] = self.standalone_question
+            out["session_id"] = self.session_id
+        if prompt and self.prompt is not None:
+            out["prompt"] = self.prompt.to_dict()
+        return out
 
     def __repr__(self) -> str:
         return f"Answer({_short(self.text, 60)!r}, citations={len(self.citations)})"

@@ -26,7 +26,7 @@ def cited_numbers(text: str) -> list[int]:
 
 def _citation(p: Passage, cited: bool) -> Citation:
     c = p.hit.chunk
-    return Citation(p.n, c.source, c.page, c.section, c.id, c.text, cited)
+    return Citation(p.n, c.source, c.page, c.section, c.id, p.text, cited, p.hit.flags)
 
 
 def resolve_citations(text: str, passages: list[Passage]) -> tuple[list[Citation], list[int]]:

@@ -1,5 +1,5 @@
-"""``ragkit ask``, ``retrieve``, ``eval retrieval`` and ``ui``: thin command-line ways into
-the :class:`ragkit.RAG` API."""
+"""``ragkit ask``, ``chat``, ``retrieve``, ``eval retrieval`` and ``ui``: thin command-line
+ways into the :class:`ragkit.RAG` API."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import typer
 import ragkit
 from ragkit import RAG, RagkitError
 from ragkit._rag import MANIFEST_FILE
+from ragkit.prompt import Prompt
 from ragkit.retrieval.evaluate import evaluate_retrieval
 from ragkit.retrieval.retriever import MODES, describe
 
@@ -104,6 +105,56 @@ def retrieve(
                          f"{text[:200]}{'…' if len(text) > 200 else ''}\n")
 
 
+def _generation(temperature: float | None, top_p: float | None, top_k: int | None,
+                max_tokens: int | None, repeat_penalty: float | None,
+                presence_penalty: float | None, frequency_penalty: float | None,
+                seed: int | None, stop: list[str] | None) -> dict[str, object]:
+    return {"temperature": temperature, "top_p": top_p, "top_k": top_k,
+            "max_tokens": max_tokens, "repeat_penalty": repeat_penalty,
+            "presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty,
+            "seed": seed, "stop": stop or None}
+
+
+Temperature = Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0,
+                                                   help="Sampling temperature (0: greedy).")]
+TopP = Annotated[float | None, typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus mass.")]
+TopK = Annotated[int | None, typer.Option("--top-k", min=0,
+                                          help="Sample among the k likeliest tokens.")]
+MaxTokens = Annotated[int | None, typer.Option("--max-tokens", min=1,
+                                               help="Most tokens in the answer.")]
+RepeatPenalty = Annotated[float | None, typer.Option("--repeat-penalty", min=0.0)]
+PresencePenalty = Annotated[float | None, typer.Option("--presence-penalty", min=-2.0, max=2.0)]
+FrequencyPenalty = Annotated[float | None, typer.Option("--frequency-penalty", min=-2.0, max=2.0)]
+Seed = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
+Stop = Annotated[list[str] | None, typer.Option("--stop", help="Stop string (repeatable).")]
+Tools = Annotated[bool | None, typer.Option("--tools/--no-tools",
+                                            help="Let the model call the allowed tools "
+                                            "(setting `tools`).")]
+FewShot = Annotated[bool | None, typer.Option("--few-shot/--no-few-shot",
+                                              help="Use the few-shot examples (setting "
+                                              "`few_shot_file`).")]
+
+
+def _prompt(stream: ragkit.AnswerStream) -> Prompt:
+    assert stream.prompt is not None  # RAG.stream builds the prompt before returning
+    return stream.prompt
+
+
+def _print_sources(answer: ragkit.Answer) -> None:
+    sys.stdout.write("\n\nSources:\n")
+    for c in answer.citations:
+        where = f", page {c.page}" if c.page is not None else ""
+        section = f" — {c.section}" if c.section else ""
+        mark = "" if c.cited else " (given, not cited)"
+        flag = f"  ⚠ possible prompt injection: {', '.join(c.flags)}" if c.flags else ""
+        sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}{flag}\n")
+    if answer.invalid_markers:
+        sys.stdout.write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
+    for call in answer.tool_calls:
+        outcome = f"error: {call.error}" if call.error else call.output
+        sys.stdout.write(f"tool {call.name}({call.arguments_json}) -> {outcome}\n")
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
@@ -112,30 +163,104 @@ def ask(
     mode: ModeOption = None,
     filters: FilterOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    show_prompt: Annotated[bool, typer.Option(
+        "--show-prompt", help="Show the exact messages sent, tokens per section and what "
+        "was dropped (with --json: a \"prompt\" key).")] = False,
+    tool_result: Annotated[list[str] | None, typer.Option(
+        "--tool-result", metavar="NAME=OUTPUT",
+        help="A tool result you already have (repeatable).")] = None,
+    tools: Tools = None,
+    few_shot: FewShot = None,
+    temperature: Temperature = None,
+    top_p: TopP = None,
+    top_k: TopK = None,
+    max_tokens: MaxTokens = None,
+    repeat_penalty: RepeatPenalty = None,
+    presence_penalty: PresencePenalty = None,
+    frequency_penalty: FrequencyPenalty = None,
+    seed: Seed = None,
+    stop: Stop = None,
 ) -> None:
     """Answer QUESTION from the knowledge base, streaming, then list the sources."""
     _check_mode(mode)
     _need_kb(kb)
+    given = []
+    for item in tool_result or []:
+        name, sep, output = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter("use NAME=OUTPUT", param_hint="--tool-result")
+        given.append({"name": name.strip(), "output": output})
+    gen = _generation(temperature, top_p, top_k, max_tokens, repeat_penalty, presence_penalty,
+                      frequency_penalty, seed, stop)
     try:
-        stream = RAG(kb).stream(question, k=k, mode=mode, filters=filters)
+        stream = RAG(kb).stream(question, k=k, mode=mode, filters=filters, tool_results=given,
+                                generation=gen, use_tools=tools, few_shot=few_shot)
         if as_json:
             answer = stream.answer
-            sys.stdout.write(json.dumps(answer.to_dict(), ensure_ascii=False) + "\n")
+            out = answer.to_dict(prompt=show_prompt)
+            sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
             return
+        if show_prompt:
+            sys.stdout.write(_prompt(stream).render() + "\n\n")
         for piece in stream:
             sys.stdout.write(piece)
             sys.stdout.flush()
         answer = stream.answer
     except RagkitError as exc:
         raise _fail(exc) from exc
-    sys.stdout.write("\n\nSources:\n")
-    for c in answer.citations:
-        where = f", page {c.page}" if c.page is not None else ""
-        section = f" — {c.section}" if c.section else ""
-        mark = "" if c.cited else " (given, not cited)"
-        sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}\n")
-    if answer.invalid_markers:
-        sys.stdout.write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
+    _print_sources(answer)
+
+
+@app.command()
+def chat(
+    kb: KbOption,
+    session: Annotated[str | None, typer.Option(
+        "--session", help="Chat session id to continue or start (default: a new one).")] = None,
+    list_sessions: Annotated[bool, typer.Option("--list", help="List the sessions.")] = False,
+    show_prompt: Annotated[bool, typer.Option("--show-prompt",
+                                              help="Show each prompt sent.")] = False,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    seed: Seed = None,
+) -> None:
+    """Chat with the knowledge base: one question a line on stdin, answers streamed;
+    follow-ups are condensed into standalone questions; the session is kept in
+    chat.sqlite3. `/exit` or end of input quits."""
+    _need_kb(kb)
+    try:
+        rag = RAG(kb)
+        if list_sessions:
+            for sess in rag.sessions():
+                sys.stdout.write(f"{sess.id}\t{sess.turns} turns\t{sess.title}\n")
+            return
+        from ragkit.history import new_session_id
+
+        sid = session or new_session_id()
+        gen = _generation(temperature, None, None, max_tokens, None, None, None, seed, None)
+        interactive = sys.stdin.isatty()
+        typer.echo(f"session {sid} (/exit to quit)", err=True)
+        while True:
+            if interactive:
+                sys.stdout.write("> ")
+                sys.stdout.flush()
+            line = sys.stdin.readline()
+            if not line or line.strip() in ("/exit", "/quit"):
+                break
+            if not line.strip():
+                continue
+            stream = rag.chat_stream(sid, line.strip(), generation=gen)
+            if show_prompt:
+                sys.stdout.write(_prompt(stream).render() + "\n\n")
+            for piece in stream:
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            answer = stream.answer
+            if answer.standalone_question and answer.standalone_question != answer.question:
+                sys.stdout.write(f"\n(searched for: {answer.standalone_question})")
+            _print_sources(answer)
+            sys.stdout.write("\n")
+    except RagkitError as exc:
+        raise _fail(exc) from exc
 
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval quality.")

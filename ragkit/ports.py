@@ -75,7 +75,14 @@ class LLM(Protocol):
     n_ctx: int
 
     def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
-        """Yield the answer in pieces. ``params``: max_tokens, temperature, top_p, seed."""
+        """Yield the answer in pieces. ``params``: the fields of
+        :class:`ragkit.generation.GenerationOptions` (max_tokens, temperature, top_p, top_k,
+        repeat_penalty, presence_penalty, frequency_penalty, seed, stop).
+
+        Optional extras a backend may offer, used when present: ``complete_json(messages,
+        schema, **params) -> str`` (a reply constrained to a JSON Schema, for tool calls)
+        and ``count_messages(messages) -> int`` (exact prompt size, role markers included).
+        """
         ...
 
     def count_tokens(self, text: str) -> int:

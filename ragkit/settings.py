@@ -54,12 +54,79 @@ class Settings(BaseSettings):
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context window, in tokens.")
     n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (None: auto).")
     n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
+    llm_backend: Literal["llama_cpp", "openai"] = Field(
+        "llama_cpp",
+        description="'llama_cpp' (the GGUF in llm_model, in-process) or 'openai' (any "
+        "OpenAI-compatible server at openai_base_url).",
+    )
+    openai_base_url: str = Field(
+        "http://127.0.0.1:8000/v1",
+        description="Base URL of the OpenAI-compatible server (llm_backend='openai').",
+    )
+    openai_api_key: str | None = Field(
+        None, description="Bearer key for that server (RAGKIT_OPENAI_API_KEY); None: none sent."
+    )
+    openai_model: str = Field("local", description="Model name sent to that server.")
+    openai_timeout: float = Field(120.0, gt=0, description="Seconds to wait for that server.")
 
     # -- generation -----------------------------------------------------------------------
     max_tokens: int = Field(256, ge=1, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy, deterministic.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    sampling_top_k: int = Field(
+        40, ge=0, description="Sample among the k likeliest tokens (0: all). Called `top_k` in "
+        "per-call options and `--top-k` on the CLI; `top_k` here is the passage count.",
+    )
+    repeat_penalty: float = Field(1.0, ge=0.0, description="Penalty on repeated tokens (1: none).")
+    presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style presence "
+                                    "penalty.")
+    frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style frequency "
+                                     "penalty.")
     seed: int = Field(0, description="Sampling seed, for reproducible answers.")
+    stop: list[str] = Field(default_factory=list, description="Extra stop strings.")
+
+    # -- prompt ---------------------------------------------------------------------------
+    prompt_dir: str | None = Field(
+        None,
+        description="Folder of Jinja2 templates that replace the shipped ones by file name "
+        "(system.j2, passages.j2, acknowledge.j2, condense.j2, fewshot.j2, tools.j2, "
+        "tool_choice.j2); relative paths are read from the knowledge-base folder.",
+    )
+    few_shot_file: str | None = Field(
+        None,
+        description="Few-shot examples, YAML or JSONL ({question, answer} each); relative paths "
+        "are read from the knowledge-base folder. None: no examples.",
+    )
+    few_shot_k: int = Field(
+        0, ge=0, description="Use the k examples most similar to the question (0: all of them).",
+    )
+    few_shot_mode: Literal["system", "turns"] = Field(
+        "system",
+        description="'system': examples in the system prompt (a stable, cached prefix); "
+        "'turns': alternating user/assistant turns.",
+    )
+    few_shot_share: float = Field(
+        0.25, ge=0.0, le=1.0, description="Most of the prompt budget few-shot examples may take.",
+    )
+    history_share: float = Field(
+        0.25, ge=0.0, le=1.0, description="Most of the prompt budget chat history may take.",
+    )
+    history_turns: int = Field(
+        4, ge=0, description="Most earlier question/answer pairs of a chat kept in the prompt.",
+    )
+    tool_result_tokens: int = Field(
+        256, ge=16, description="Longest tool result, in LLM tokens; longer ones are truncated.",
+    )
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Allow-list of tools the model may call ('calculator', 'search_kb', or "
+        "names registered on the RAG); empty: no tool step.",
+    )
+    max_tool_calls: int = Field(2, ge=0, le=8, description="Most tool calls for one question.")
+    log_asks: bool = Field(
+        True, description="Log each ask (question, chunk ids, prompt hash, answer, timings) "
+        "to chat.sqlite3 in the knowledge-base folder.",
+    )
 
     # -- ingestion ------------------------------------------------------------------------
     include: list[str] = Field(
@@ -133,6 +200,13 @@ class Settings(BaseSettings):
         if not v:
             raise ValueError("include needs at least one glob pattern, e.g. ['**/*']")
         return v
+
+    @field_validator("openai_base_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"openai_base_url must start with http:// or https://, got {v!r}")
+        return v.rstrip("/")
 
     @field_validator("chroma_url")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -12,13 +13,27 @@ from ragkit.errors import BackendError
 
 log = logging.getLogger(__name__)
 
+#: generation options llama.cpp's chat completion takes under the same names
+_OPTIONS = ("max_tokens", "temperature", "top_p", "top_k", "repeat_penalty",
+            "presence_penalty", "frequency_penalty", "seed", "stop")
+
+
+def _options(params: dict[str, Any]) -> dict[str, Any]:
+    out = {k: params[k] for k in _OPTIONS if k in params}
+    if "stop" in out:
+        out["stop"] = list(out["stop"])
+    out.setdefault("temperature", 0.0)
+    return out
+
 
 class LlamaCppLLM:
     """Chat completion through the model's own chat template, streaming.
 
-    One ``Llama`` object is kept for the process: llama.cpp then reuses the evaluated
-    prompt prefix (system prompt) between questions. A lock serialises calls, since a
-    ``Llama`` object is not safe for concurrent use (the Streamlit app has many threads).
+    One ``Llama`` object is kept for the process. llama.cpp keeps the tokens it evaluated
+    last and, on the next call, evaluates only what follows the longest common prefix: the
+    system prompt and few-shot examples, which come first and do not change between
+    questions, are evaluated once (``bench/ask_bench.py`` measures it). A lock serialises
+    calls, since a ``Llama`` object is not safe for concurrent use (Streamlit has threads).
     """
 
     def __init__(
@@ -50,20 +65,64 @@ class LlamaCppLLM:
             ) from exc
         self.n_ctx = int(self._llm.n_ctx())
         self._lock = threading.Lock()
+        self._formatter = self._chat_formatter()
 
+    def _chat_formatter(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return None
+        vocab = self._llm
+
+        def token(key: str) -> str:
+            tid = vocab.metadata.get(key)
+            return vocab.detokenize([int(tid)], special=True).decode("utf-8", "replace") if (
+                tid is not None) else ""
+
+        return Jinja2ChatFormatter(template, eos_token=token("tokenizer.ggml.eos_token_id"),
+                                   bos_token=token("tokenizer.ggml.bos_token_id"))
+
+    # -- tokens ------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of ``text`` as plain text: a role tag inside it is not a special token."""
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return self._llm.detokenize(tokens).decode("utf-8", "ignore")
+
+    def format_messages(self, messages: list[dict[str, str]]) -> str:
+        """The exact text the model sees: ``messages`` through the GGUF's chat template."""
+        if self._formatter is None:
+            return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant: "
+        return str(self._formatter(messages=messages).prompt)
+
+    def count_messages(self, messages: list[dict[str, str]]) -> int:
+        """Tokens the whole prompt takes, role markers and generation prompt included."""
+        text = self.format_messages(messages)
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
+    @property
+    def cached_tokens(self) -> list[int]:
+        """Tokens evaluated by the last call (the prefix the next call can reuse)."""
+        return list(self._llm._input_ids[: self._llm.n_tokens])
+
+    def reset(self) -> None:
+        """Forget the evaluated prompt: the next call starts cold."""
+        with self._lock:
+            self._llm.reset()
+
+    # -- generation --------------------------------------------------------------------------
     def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
         with self._lock:
             try:
                 chunks = self._llm.create_chat_completion(
                     messages=messages,  # type: ignore[arg-type]
                     stream=True,
-                    max_tokens=params.get("max_tokens", 256),
-                    temperature=params.get("temperature", 0.0),
-                    top_p=params.get("top_p", 0.95),
-                    seed=params.get("seed", 0),
+                    **_options(params),
                 )
                 for chunk in chunks:
                     delta: Any = chunk["choices"][0]["delta"]  # type: ignore[index]
@@ -72,3 +131,22 @@ class LlamaCppLLM:
                         yield str(piece)
             except ValueError as exc:  # e.g. prompt longer than the context window
                 raise BackendError(f"llama.cpp could not answer: {exc}") from exc
+
+    def complete_json(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], **params: Any
+    ) -> str:
+        """One completion constrained by llama.cpp's grammar for the JSON Schema ``schema``:
+        the text is valid JSON of that shape (values still need checking)."""
+        opts = _options(params)
+        with self._lock:
+            try:
+                out: Any = self._llm.create_chat_completion(
+                    messages=messages,  # type: ignore[arg-type]
+                    response_format={"type": "json_object", "schema": schema},
+                    **opts,
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise BackendError(f"llama.cpp could not produce a tool call: {exc}") from exc
+        text = out["choices"][0]["message"]["content"] or ""
+        log.debug("constrained output %s", json.dumps(text))
+        return str(text)

@@ -108,4 +108,4 @@ def describe(hit: Hit) -> dict[str, Any]:
     """A hit as the ``ragkit retrieve --json`` row."""
     c = hit.chunk
     return {"chunk_id": c.id, "source": c.source, "page": c.page, "section": c.section,
-            "score": round(hit.score, 6), "text": c.text}
+            "score": round(hit.score, 6), "text": c.text, "flags": list(hit.flags)}
