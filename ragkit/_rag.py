@@ -14,7 +14,7 @@ from typing import Any
 from ragkit._lock import writer_lock
 from ragkit._types import Answer, Document, Hit
 from ragkit.citations import resolve_citations
-from ragkit.errors import BackendError, ValidationError
+from ragkit.errors import BackendError, ConfigError, ValidationError
 from ragkit.generation import GenerationOptions
 from ragkit.history import CHAT_FILE, ChatStore, Session, check_session_id
 from ragkit.ingestion.manifest import Manifest
@@ -115,12 +115,16 @@ class RAG:
         store: VectorStore | None = None,
         llm: LLM | None = None,
         reranker: Reranker | None = None,
-        tools: ToolRegistry | None = None,
+        tool_registry: ToolRegistry | None = None,
         chat_template: Any = None,
         **overrides: Any,
     ) -> None:
         self.kb = Path(kb).expanduser().resolve()
         self.kb.mkdir(parents=True, exist_ok=True)
+        if settings is not None and overrides:
+            raise ConfigError(f"Give either settings or keyword overrides, not both "
+                              f"(got {', '.join(sorted(overrides))}); use "
+                              "Settings.load(kb, key=value).")
         self.settings = settings or Settings.load(self.kb, **overrides)
         self._embedder = embedder
         self._store = store
@@ -133,7 +137,7 @@ class RAG:
         self._chat_template = chat_template
         #: tools the model may call (those named in the ``tools`` setting); register more
         #: with ``rag.tools.register(Tool(...))``
-        self.tools = tools if tools is not None else ToolRegistry(
+        self.tools = tool_registry if tool_registry is not None else ToolRegistry(
             [calculator_tool(), search_kb_tool(self._search_tool)])
 
     # -- components, created on first use ----------------------------------------------------
@@ -451,7 +455,7 @@ class RAG:
                       flags=re.IGNORECASE).strip().strip('"“”')
         previous = turns[-1].question
         wanted = set(query_terms(q))
-        fits = (text and len(text) <= max(300, 3 * len(q)) and text != previous
+        fits = (text and len(text) <= max(300, 3 * len(q)) and text not in (previous, q)
                 and (not wanted or wanted & set(query_terms(text))))
         return text if fits else f"{previous} {q}"
 

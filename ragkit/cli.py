@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 import ragkit
-from ragkit import RAG, RagkitError
+from ragkit import RAG, RagkitError, ValidationError
 from ragkit._rag import MANIFEST_FILE
 from ragkit.prompt import Prompt
 from ragkit.retrieval.evaluate import evaluate_retrieval
@@ -117,12 +117,12 @@ def _generation(temperature: float | None, top_p: float | None, top_k: int | Non
 
 Temperature = Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0,
                                                    help="Sampling temperature (0: greedy).")]
-TopP = Annotated[float | None, typer.Option("--top-p", min=0.0, max=1.0, help="Nucleus mass.")]
+TopP = Annotated[float | None, typer.Option("--top-p", min=0.001, max=1.0, help="Nucleus mass.")]
 TopK = Annotated[int | None, typer.Option("--top-k", min=0,
                                           help="Sample among the k likeliest tokens.")]
 MaxTokens = Annotated[int | None, typer.Option("--max-tokens", min=1,
                                                help="Most tokens in the answer.")]
-RepeatPenalty = Annotated[float | None, typer.Option("--repeat-penalty", min=0.0)]
+RepeatPenalty = Annotated[float | None, typer.Option("--repeat-penalty", min=0.0, max=10.0)]
 PresencePenalty = Annotated[float | None, typer.Option("--presence-penalty", min=-2.0, max=2.0)]
 FrequencyPenalty = Annotated[float | None, typer.Option("--frequency-penalty", min=-2.0, max=2.0)]
 Seed = Annotated[int | None, typer.Option("--seed", help="Sampling seed.")]
@@ -248,13 +248,17 @@ def chat(
                 break
             if not line.strip():
                 continue
-            stream = rag.chat_stream(sid, line.strip(), generation=gen)
-            if show_prompt:
-                sys.stdout.write(_prompt(stream).render() + "\n\n")
-            for piece in stream:
-                sys.stdout.write(piece)
-                sys.stdout.flush()
-            answer = stream.answer
+            try:
+                stream = rag.chat_stream(sid, line.strip(), generation=gen)
+                if show_prompt:
+                    sys.stdout.write(_prompt(stream).render() + "\n\n")
+                for piece in stream:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+                answer = stream.answer
+            except ValidationError as exc:  # a bad question: say so, keep the session
+                typer.echo(f"Error: {exc}", err=True)
+                continue
             if answer.standalone_question and answer.standalone_question != answer.question:
                 sys.stdout.write(f"\n(searched for: {answer.standalone_question})")
             _print_sources(answer)

@@ -115,10 +115,16 @@ class ToolRegistry:
         return [self._tools[n] for n in names]
 
     def choice_schema(self, tools: Sequence[Tool]) -> dict[str, Any]:
-        """The JSON Schema of one model reply: a call of an allowed tool, or ``none``."""
+        """The JSON Schema of one model reply: a call of an allowed tool, or ``none``.
+
+        A ``pattern`` holding a backslash, and ``format``, are left out: llama.cpp's
+        schema-to-grammar converter crashed the process (a segfault, llama-cpp-python
+        0.3.36) on ``[\\s\\-]``. They are still enforced, by :meth:`call`'s validation.
+        Plain patterns stay: they keep a small model's strings on track.
+        """
         options: list[dict[str, Any]] = [
             {"type": "object",
-             "properties": {"tool": {"const": t.name}, "arguments": t.parameters},
+             "properties": {"tool": {"const": t.name}, "arguments": _structural(t.parameters)},
              "required": ["tool", "arguments"]}
             for t in tools
         ]
@@ -146,6 +152,16 @@ class ToolRegistry:
             return ToolResult(name, arguments, error=f"{type(exc).__name__}: {exc}")
         text = out if isinstance(out, str) else json.dumps(out, ensure_ascii=False, default=str)
         return ToolResult(name, arguments, text, None, injection_flags(text))
+
+
+def _structural(schema: Any) -> Any:
+    """``schema`` without the string-content keywords the grammar cannot take safely."""
+    if isinstance(schema, dict):
+        return {k: _structural(v) for k, v in schema.items()
+                if not (k == "format" or (k == "pattern" and "\\" in str(v)))}
+    if isinstance(schema, list):
+        return [_structural(v) for v in schema]
+    return schema
 
 
 # -- the two shipped tools ----------------------------------------------------------------
@@ -196,10 +212,10 @@ def calculate(expression: str) -> str:
 def calculator_tool() -> Tool:
     return Tool(
         "calculator",
-        "Evaluates an arithmetic expression, e.g. '1200 / 4'.",
+        "Evaluates an arithmetic expression of numbers, + - * / ^ and parentheses.",
         {"type": "object",
          "properties": {"expression": {"type": "string",
-                                       "pattern": r"^[0-9+\-*/%().,\s^]{1,200}$"}},
+                                       "pattern": "^[0-9+*/%().,^ -]{1,200}$"}},
          "required": ["expression"], "additionalProperties": False},
         calculate,
     )

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from typing import Any
 
 try:
@@ -44,7 +43,8 @@ class RagkitRetriever(BaseRetriever):
     rag: Any
     k: int | None = None
     mode: str | None = None
-    filters: Iterable[str] | Mapping[str, str] | None = None
+    #: ``{"source": "*.pdf"}`` or ``["filetype=pdf"]``, as :meth:`ragkit.RAG.retrieve` takes
+    filters: Any = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun

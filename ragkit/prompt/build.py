@@ -206,7 +206,7 @@ def build_prompt(
                 messages += [{"role": "user", "content": q},
                              {"role": "assistant", "content": e.answer}]
         for turn in turns:
-            messages += [{"role": "user", "content": turn.question},
+            messages += [{"role": "user", "content": neutralise(turn.question)},
                          {"role": "assistant", "content": neutralise(turn.answer)}]
         messages += [{"role": "user", "content": context},
                      {"role": "assistant", "content": t.render("acknowledge.j2")},
@@ -229,6 +229,9 @@ def build_prompt(
     kept_turns: list[Turn] = []
     spent = 0
     recent = list(history)[-history_turns:] if history_turns else []
+    if len(history) > len(recent):
+        dropped.append(f"history: {len(history) - len(recent)} older turn(s) beyond "
+                       f"history_turns ({history_turns})")
     for age, turn in enumerate(reversed(recent)):
         cost = count(turn.question) + count(turn.answer) + 2 * PER_MESSAGE
         if not b.take(cost, history_share * budget, spent):
