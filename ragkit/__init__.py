@@ -8,7 +8,7 @@
 
 from ragkit import _offline  # noqa: F401  (first: sets offline/telemetry defaults)
 from ragkit._rag import RAG, AnswerStream
-from ragkit._types import Answer, Block, Chunk, Citation, Document, Hit
+from ragkit._types import Answer, Block, Chunk, Citation, Document, DocumentInfo, Hit
 from ragkit.errors import (
     BackendError,
     ConfigError,
@@ -35,6 +35,7 @@ __all__ = [
     "ConfigError",
     "DimensionMismatchError",
     "Document",
+    "DocumentInfo",
     "Embedder",
     "Hit",
     "IngestReport",

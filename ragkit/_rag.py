@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ragkit._lock import writer_lock
-from ragkit._types import Answer, Document, Hit
+from ragkit._types import Answer, Document, DocumentInfo, Hit
 from ragkit.citations import resolve_citations
-from ragkit.errors import BackendError, ConfigError, ValidationError
+from ragkit.errors import BackendError, ConfigError, NotFoundError, ValidationError
 from ragkit.generation import GenerationOptions
 from ragkit.history import CHAT_FILE, ChatStore, Session, check_session_id
 from ragkit.ingestion.manifest import Manifest
@@ -30,12 +30,14 @@ from ragkit.prompt import (
     load_examples,
 )
 from ragkit.retrieval.keyword import KeywordIndex
+from ragkit.retrieval.keyword import refresh as refresh_keyword
 from ragkit.retrieval.retriever import Retriever, describe
 from ragkit.retrieval.tokenize import query_terms
 from ragkit.safety import injection_flags
-from ragkit.settings import Settings
+from ragkit.settings import Settings, save_settings
 from ragkit.tool_calls import run_tool_calls
 from ragkit.tools import ToolRegistry, ToolResult, calculator_tool, search_kb_tool
+from ragkit.uploads import save_upload
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +232,64 @@ class RAG:
         """Number of chunks in the knowledge base."""
         return self.store.count()
 
+    def documents(self) -> list[DocumentInfo]:
+        """The ingested documents with their chunk counts, by source path (committed state:
+        an ingest running in another process shows up when it commits)."""
+        path = self.kb / MANIFEST_FILE
+        if not path.exists():
+            return []
+        manifest = Manifest(path)
+        try:
+            return [DocumentInfo(r.source, len(r.chunk_ids), r.size, r.hash)
+                    for r in manifest.records()]
+        finally:
+            manifest.close()
+
+    def delete_document(self, source: str) -> int:
+        """Remove a document's chunks from the store and the keyword index, and its manifest
+        row; if the file was uploaded (it lies in the document folder), delete the file too.
+        Returns the number of chunks removed. Takes the writer lock (LockedError while an
+        ingest runs)."""
+        with writer_lock(self.kb / "ingest.lock"):
+            manifest = Manifest(self.kb / MANIFEST_FILE)
+            try:
+                record = manifest.get(source)
+                if record is None:
+                    raise NotFoundError(f"{source} is not in the knowledge base {self.kb}.")
+                self.store.delete(list(record.chunk_ids))
+                manifest.delete(source)
+            finally:
+                manifest.close()
+            refresh_keyword(self.kb / MANIFEST_FILE)
+        uploaded = Path(source)
+        if uploaded.parent == self.documents_dir and uploaded.is_file():
+            uploaded.unlink()
+        return len(record.chunk_ids)
+
+    @property
+    def documents_dir(self) -> Path:
+        """Where uploads are saved (setting ``documents_dir``, relative to the kb)."""
+        return self._kb_path(self.settings.documents_dir).resolve()
+
+    def save_upload(self, name: str, data: bytes) -> Path:
+        """Save an uploaded file into :attr:`documents_dir` under a safe name (type and size
+        limits from settings ``upload_types`` and ``upload_max_mb``); ingest it with
+        :meth:`ingest`. See :mod:`ragkit.uploads`."""
+        return save_upload(self.documents_dir, name, data, allowed=self.settings.upload_types,
+                           max_mb=self.settings.upload_max_mb)
+
+    def update_settings(self, **changes: Any) -> Settings:
+        """Save ``changes`` to this knowledge base's ``ragkit.toml`` and use them from now on
+        (the LLM is reloaded only if one of its settings changed)."""
+        old = self.settings
+        self.settings = save_settings(self.kb, **changes)
+        llm_fields = ("llm_model", "n_ctx", "n_threads", "n_gpu_layers", "llm_backend",
+                      "openai_base_url", "openai_api_key", "openai_model", "openai_timeout")
+        if any(getattr(old, f) != getattr(self.settings, f) for f in llm_fields):
+            self._llm = None
+        self._retriever = self._templates = self._examples = None
+        return self.settings
+
     # -- retrieve ----------------------------------------------------------------------------
     @property
     def reranker(self) -> Reranker | None:
@@ -361,6 +421,7 @@ class RAG:
         chat_template: Any,
         history: Sequence[Turn] = (),
         session_id: str | None = None,
+        prompt_question: str | None = None,
         timings: dict[str, float] | None = None,
         started: float | None = None,
     ) -> AnswerStream:
@@ -377,18 +438,19 @@ class RAG:
         started = started if started is not None else time.perf_counter()
         t = time.perf_counter()
         hits = self.retrieve(standalone, k=k, mode=mode, filters=filters)
+        asked = prompt_question or standalone  # the question the prompt puts to the model
         timings["retrieve_ms"] = _ms(t)
         called: list[ToolResult] = []
         if (use_tools if use_tools is not None else True) and s.tools:
             t = time.perf_counter()
-            called = run_tool_calls(llm, self.tools, s.tools, standalone,
+            called = run_tool_calls(llm, self.tools, s.tools, asked,
                                     templates=self.templates, max_calls=s.max_tool_calls,
                                     options=options, given=given)
             timings["tools_ms"] = _ms(t)
         t = time.perf_counter()
-        examples = self._select_examples(standalone) if few_shot is not False else []
+        examples = self._select_examples(asked) if few_shot is not False else []
         prompt = build_prompt(
-            standalone, hits, count=llm.count_tokens, budget=llm.n_ctx - options.max_tokens,
+            asked, hits, count=llm.count_tokens, budget=llm.n_ctx - options.max_tokens,
             templates=self.templates, examples=examples, few_shot_mode=s.few_shot_mode,
             few_shot_share=s.few_shot_share, history=history, history_turns=s.history_turns,
             history_share=s.history_share, tool_results=[*given, *called],
@@ -433,14 +495,22 @@ class RAG:
 
     # -- chat --------------------------------------------------------------------------------
     def condense(self, history: Sequence[Turn], question: str) -> str:
-        """Rewrite a follow-up as a standalone question with the ``condense.j2`` template
-        (greedy). The rewrite is kept only if it is new (not the previous question) and
-        shares a content word with the follow-up; otherwise (small models often copy the
-        previous question) the previous question and the follow-up are joined, which
-        retrieval handles well."""
+        """The search query for a chat follow-up; see :meth:`condense_question`."""
+        return self.condense_question(history, question)[0]
+
+    def condense_question(self, history: Sequence[Turn], question: str) -> tuple[str, bool]:
+        """Rewrite a follow-up as a standalone question with ``condense.j2`` (greedy).
+
+        Returns (query, rewritten). The model's rewrite is kept only if it is new (neither
+        question) and keeps every content word of the follow-up (small models often answer
+        the previous question instead, or drop the new subject). Otherwise a follow-up that
+        leans on the conversation (a pronoun such as "it"/"they"/"它", or an opening such
+        as "and"/"what about") is searched for joined to the previous question, and any
+        other follow-up is taken as standalone.
+        """
         q = _check_question(question)
         if not history:
-            return q
+            return q, False
         turns = list(history)[-max(1, self.settings.history_turns):]
         messages = self.templates.render_messages("condense.j2", history=turns, question=q)
         params = GenerationOptions.from_settings(self.settings).to_dict() | {
@@ -448,16 +518,18 @@ class RAG:
         try:
             text = "".join(self.llm.stream(messages, **params))
         except BackendError as exc:
-            log.warning("condensing the follow-up failed (%s); joining it to the last question",
-                        exc)
+            log.warning("condensing the follow-up failed (%s)", exc)
             text = ""
         text = re.sub(r"^(standalone|rewritten)?\s*question\s*:\s*", "", text.strip(),
                       flags=re.IGNORECASE).strip().strip('"“”')
         previous = turns[-1].question
         wanted = set(query_terms(q))
-        fits = (text and len(text) <= max(300, 3 * len(q)) and text not in (previous, q)
-                and (not wanted or wanted & set(query_terms(text))))
-        return text if fits else f"{previous} {q}"
+        if (text and len(text) <= max(300, 3 * len(q)) and text not in (previous, q)
+                and wanted <= set(query_terms(text))):
+            return text, True
+        if _LEANS_ON_CONTEXT.search(q):
+            return f"{previous} {q}", False
+        return q, False
 
     def chat_stream(self, session_id: str, message: str, **options: Any) -> AnswerStream:
         """Like :meth:`chat`, streaming."""
@@ -466,15 +538,16 @@ class RAG:
         started = time.perf_counter()
         history = self.history.turns(session_id)
         timings: dict[str, float] = {}
-        standalone = q
+        standalone, rewritten = q, False
         if history:
             _ = self.llm
             t = time.perf_counter()
-            standalone = self.condense(history, q)
+            standalone, rewritten = self.condense_question(history, q)
             timings["condense_ms"] = _ms(t)
         else:
             self.history.ensure_session(session_id, q)
         return self._answer(q, standalone, history=history, session_id=session_id,
+                            prompt_question=standalone if rewritten else q,
                             timings=timings, started=started if history else None,
                             k=options.pop("k", None), mode=options.pop("mode", None),
                             filters=options.pop("filters", None),
@@ -503,6 +576,13 @@ class RAG:
         from ragkit.integrations.langchain import RagkitRetriever
 
         return RagkitRetriever(rag=self, **options)
+
+
+#: a follow-up that needs the conversation to be understood (English and Chinese)
+_LEANS_ON_CONTEXT = re.compile(
+    r"\b(it|its|they|them|their|theirs|this|that|these|those|there|he|she|him|her|his|"
+    r"one|ones)\b|^\s*(and|but|also|so|what about|how about|why|why not)\b|"
+    r"[它他她其该此这那]", re.IGNORECASE)
 
 
 def _no_more(options: Mapping[str, Any]) -> dict[str, Any]:

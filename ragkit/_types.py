@@ -67,6 +67,16 @@ class Document:
 
 
 @dataclass(frozen=True)
+class DocumentInfo:
+    """An ingested document as listed by :meth:`ragkit.RAG.documents`."""
+
+    source: str
+    chunks: int
+    size: int
+    hash: str
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A piece of a document small enough for the embedding model (in its own tokens).
 

@@ -8,6 +8,8 @@ environment; everything else receives a ``Settings``. Every field is documented 
 
 from __future__ import annotations
 
+import json
+import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
@@ -164,6 +166,17 @@ class Settings(BaseSettings):
         "slow per-element language detection when they are known.",
     )
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are reported, not parsed.")
+    documents_dir: str = Field(
+        "documents", description="Folder (relative to the knowledge base) that uploads are "
+        "saved in and ingested from.",
+    )
+    upload_types: list[str] = Field(
+        default_factory=lambda: [".pdf", ".docx", ".pptx", ".xlsx", ".csv", ".tsv", ".html",
+                                 ".htm", ".md", ".markdown", ".txt", ".text", ".eml", ".rst",
+                                 ".json"],
+        description="File suffixes the chat UI accepts as uploads.",
+    )
+    upload_max_mb: float = Field(50.0, gt=0, description="Largest upload the chat UI accepts.")
 
     # -- storage and retrieval ------------------------------------------------------------
     collection: str = Field("ragkit", min_length=3, max_length=63, description="Chroma name.")
@@ -284,3 +297,43 @@ class Settings(BaseSettings):
             "chunk_overlap": self.chunk_overlap,
             "languages": self.languages,
         }
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"Cannot write {value!r} to {SETTINGS_FILE}")
+
+
+def save_settings(kb: str | Path, **changes: Any) -> Settings:
+    """Write ``changes`` into ``KB/ragkit.toml`` (keeping its other keys; ``None`` removes a
+    key) and return the settings loaded afresh. Values are validated before the file is
+    written; the file is replaced atomically. Comments in the file are not kept.
+    """
+    path = Path(kb) / SETTINGS_FILE
+    data: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for key, value in changes.items():
+        if key not in Settings.model_fields:
+            raise ConfigError(f"Unknown setting {key!r}; see docs/configuration.md.")
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    Settings.load(kb, **{k: v for k, v in changes.items() if v is not None})  # validate
+    text = "# written by ragkit (save_settings); edit freely\n" + "".join(
+        f"{k} = {_toml_value(v)}\n" for k, v in sorted(data.items()))
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return Settings.load(kb)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ragkit.errors import BackendError
 from ragkit.generation import GenerationOptions
 from ragkit.ports import LLM
 from ragkit.prompt.templates import Templates
+from ragkit.safety import neutralise
 from ragkit.tools import Tool, ToolRegistry, ToolResult
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,14 @@ def run_tool_calls(
     results: list[ToolResult] = []
     seen: set[str] = set()
     for _ in range(max_calls):
-        system = templates.render("tool_choice.j2", tools=tools, results=[*given, *results])
+        shown = [replace(r, output=neutralise(r.output)) for r in (*given, *results)]
+        system = templates.render("tool_choice.j2", tools=tools, results=shown)
         raw = complete([{"role": "system", "content": system},
-                        {"role": "user", "content": question}], schema, **params)
+                        {"role": "user", "content": neutralise(question)}], schema, **params)
         try:
             reply = json.loads(raw)
         except json.JSONDecodeError:
-            results.append(ToolResult("?", {},
+            results.append(ToolResult("invalid_call", {},
                                       error=f"the model's reply is not JSON: {raw[:200]!r}"))
             break
         name = reply.get("tool") if isinstance(reply, dict) else None

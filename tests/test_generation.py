@@ -205,6 +205,22 @@ class TestChat:
             n = db.execute("SELECT COUNT(*) FROM asks WHERE session_id = 'llama-chat'").fetchone()
         assert n == (2,)
 
+    @pytest.mark.parametrize(("previous", "follow_up", "query", "rewritten"), [
+        ("How many moons does Jupiter have?", "What about Saturn?",
+         "How many moons does Saturn have?", True),
+        ("How heavy is an adult llama?", "And where do they live?",
+         "How heavy is an adult llama? And where do they live?", False),
+        ("How many moons does Jupiter have?", "大熊猫每天花多少时间吃竹子？",
+         "大熊猫每天花多少时间吃竹子？", False),
+    ])
+    def test_condense_rewrites_joins_or_keeps(self, sample_kb: RAG, previous: str,
+                                              follow_up: str, query: str,
+                                              rewritten: bool) -> None:
+        from ragkit.prompt import Turn
+
+        got = sample_kb.condense_question([Turn(previous, "An answer [1].")], follow_up)
+        assert got == (query, rewritten)
+
     def test_history_trimmed_to_its_share(self, sample_kb: RAG) -> None:
         rag = rag_on(sample_kb, history_turns=2, history_share=0.05)
         for q in ("How heavy is an adult llama?", "Where do llamas live?",

@@ -87,7 +87,8 @@ class TestBuildPrompt:
         kept = [m["content"] for m in p.messages if m["role"] == "user"][:-2]
         # 4 turns at most; each costs ~44 of the 100-token share: the 2 newest fit
         assert kept == ["question 4", "question 5"]
-        assert sum("history" in d for d in p.dropped) == 2
+        assert p.dropped[0] == "history: 2 older turn(s) beyond history_turns (4)"
+        assert sum("over the history share" in d for d in p.dropped) == 2
 
     def test_few_shot_in_system_or_as_turns_within_share(self) -> None:
         shots = [Example(f"q{i}?", "a " * 40) for i in range(5)]
@@ -390,3 +391,27 @@ class TestChatStore:
             store.ensure_session("../../etc")
         store.delete_session("s1")
         assert store.turns("s1") == []
+
+
+def test_docs_show_every_shipped_template_verbatim() -> None:
+    """docs/prompts.md holds the template files; this keeps the copies true."""
+    from ragkit.prompt.templates import SHIPPED, TEMPLATES
+
+    doc = (Path(__file__).parents[1] / "docs" / "prompts.md").read_text(encoding="utf-8")
+    for name in TEMPLATES:
+        text = (SHIPPED / name).read_text(encoding="utf-8").strip()
+        assert text in doc, f"docs/prompts.md does not show the current {name}"
+
+
+def test_settings_and_overrides_together_is_an_error(tmp_path: Path) -> None:
+    from ragkit import RAG
+
+    with pytest.raises(ConfigError, match="either settings or keyword overrides"):
+        RAG(tmp_path, settings=Settings(), top_k=6)
+
+
+def test_tools_keyword_is_the_allow_list(tmp_path: Path) -> None:
+    from ragkit import RAG
+
+    rag = RAG(tmp_path, tools=["calculator"])
+    assert rag.settings.tools == ["calculator"] and "search_kb" in rag.tools

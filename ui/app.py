@@ -1,73 +1,220 @@
-"""The Streamlit chat over a ragkit knowledge base. Started by ``ragkit ui --kb DIR``.
+"""The Streamlit chat over ragkit knowledge bases. Started by ``ragkit ui --kb DIR``.
 
-Thin: everything goes through :class:`ragkit.RAG`. Model output and document text are shown
-with ``st.markdown``/``st.text`` (HTML escaped), never as raw HTML.
+Thin: everything goes through :class:`ragkit.RAG` (chat sessions, the ask log and
+feedback, documents, uploads, settings). Model output and document text are never
+rendered as raw HTML: passages are shown with ``st.text``/``st.code``; answers go through
+:func:`safe_markdown`, which escapes HTML and images before ``st.markdown``.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from ragkit import RAG, Answer, RagkitError
+from ragkit import RAG, Answer, LockedError, RagkitError
+from ragkit.history import new_session_id
+from ragkit.ingestion.pipeline import Progress
+from ragkit.retrieval.retriever import MODES
+
+MODEL_CHOICES = ["bundled:SmolLM2-135M-Instruct"]
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # larger files are named, not offered for download
 
 
-def _kb_from_argv() -> Path:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="ragkit ui")
     parser.add_argument("--kb", required=True)
+    parser.add_argument("--root", default=None)
     args, _ = parser.parse_known_args(sys.argv[1:])
-    return Path(args.kb)
+    return args
 
 
-@st.cache_resource(show_spinner="Loading the models…")
+def safe_markdown(text: str) -> str:
+    """Markdown of model output with HTML shown as text and no remote images.
+
+    >>> safe_markdown('<img src=x onerror=alert(1)> ![t](http://x/y.png)')
+    '&lt;img src=x onerror=alert(1)&gt; !\\\\[t](http://x/y.png)'
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"!\[", r"!\\[", text)
+
+
+@st.cache_resource(show_spinner="Loading the knowledge base…")
 def _rag(kb: str) -> RAG:
     return RAG(kb)
 
 
-def _sources(answer: Answer) -> None:
-    if not answer.citations:
+def _knowledge_bases(root: Path, current: Path) -> list[Path]:
+    found = {current}
+    if root.is_dir():
+        found.update(p for p in root.iterdir()
+                     if p.is_dir() and ((p / "manifest.sqlite3").exists() or
+                                        (p / "ragkit.toml").exists()))
+    return sorted(found)
+
+
+# -- sidebar ---------------------------------------------------------------------------------
+def sidebar(args: argparse.Namespace) -> tuple[RAG, str]:
+    state = st.session_state
+    start = Path(args.kb).resolve()
+    root = Path(args.root).resolve() if args.root else start.parent
+    kbs = _knowledge_bases(root, start)
+    state.setdefault("kb", str(start))
+    with st.sidebar:
+        st.header("Knowledge base")
+        labels = [str(p) for p in kbs]
+        if state.kb not in labels:
+            labels.append(state.kb)
+        picked = st.selectbox("Knowledge base", labels, index=labels.index(state.kb),
+                              format_func=lambda p: Path(p).name, key="kb_picker")
+        if picked != state.kb:
+            state.kb = picked
+            state.pop("session_id", None)
+        with st.popover("New knowledge base"):
+            name = st.text_input("Folder name", key="new_kb_name")
+            if st.button("Create", key="create_kb") and name.strip():
+                from ragkit.uploads import safe_filename
+
+                folder = root / safe_filename(name.strip())
+                folder.mkdir(parents=True, exist_ok=True)
+                state.kb = str(folder)
+                state.pop("session_id", None)
+                st.rerun()
+        rag = _rag(state.kb)
+        st.caption(f"`{rag.kb}`")
+        st.metric("chunks", rag.count())
+
+        st.header("Chats")
+        if st.button("New chat", key="new_chat", icon=":material/add:"):
+            state.session_id = new_session_id()
+        sessions = rag.sessions()
+        state.setdefault("session_id", sessions[0].id if sessions else new_session_id())
+        for s in sessions[:30]:
+            label = s.title or s.id
+            current = s.id == state.session_id
+            if st.button(("▶ " if current else "") + label[:40], key=f"session-{s.id}",
+                         help=f"{s.turns} turns · {s.id}"):
+                state.session_id = s.id
+                st.rerun()
+
+        st.header("Settings")
+        settings_form(rag)
+    return rag, state.session_id
+
+
+def settings_form(rag: RAG) -> None:
+    s = rag.settings
+    with st.form("settings"):
+        models = list(dict.fromkeys([s.llm_model, *MODEL_CHOICES]))
+        model = st.selectbox("Model (GGUF)", models, index=models.index(s.llm_model))
+        temperature = st.slider("Temperature", 0.0, 2.0, float(s.temperature), 0.05)
+        top_k = st.number_input("Passages (top-k)", 1, 20, int(s.top_k))
+        mode = st.selectbox("Retrieval mode", list(MODES), index=list(MODES).index(
+            s.retrieval_mode))
+        few_shot = st.toggle("Few-shot examples", value=bool(s.few_shot_file),
+                             disabled=not s.few_shot_file,
+                             help="Set few_shot_file in ragkit.toml to enable.")
+        tools = st.toggle("Tools (calculator, search_kb)", value=bool(s.tools))
+        if st.form_submit_button("Save settings"):
+            changes: dict[str, Any] = {
+                "llm_model": model, "temperature": temperature, "top_k": int(top_k),
+                "retrieval_mode": mode, "tools": (s.tools or ["calculator", "search_kb"])
+                if tools else [],
+            }
+            if s.few_shot_file and not few_shot:
+                changes["few_shot_file"] = None
+            try:
+                rag.update_settings(**changes)
+                st.toast("Settings saved to ragkit.toml")
+            except RagkitError as exc:
+                st.error(str(exc))
+
+
+# -- chat ------------------------------------------------------------------------------------
+def show_sources(citations: list[dict[str, Any]], key: str) -> None:
+    if not citations:
         return
-    label = "Sources" if any(c.cited for c in answer.citations) else "Passages given (none cited)"
-    st.caption(label)
-    for c in answer.citations:
-        where = f", page {c.page}" if c.page is not None else ""
-        with st.expander(f"[{c.n}] {Path(c.source).name}{where}"):
-            if c.section:
-                st.caption(c.section)
-            st.text(c.text)
-            st.caption(c.source)
-    t = answer.timings
-    st.caption(
-        f"first token {t.get('first_token_ms', 0):.0f} ms · total {t.get('total_ms', 0):.0f} ms"
-    )
+    cited = any(c.get("cited", True) for c in citations)
+    st.caption("Sources" if cited else "Passages given (none cited)")
+    for c in citations:
+        name = Path(c["source"]).name
+        where = f", page {c['page']}" if c.get("page") is not None else ""
+        warn = " ⚠" if c.get("flags") else ""
+        with st.expander(f"[{c['n']}] {name}{where}{warn}"):
+            if c.get("flags"):
+                st.warning("Possible prompt injection in this passage: "
+                           + ", ".join(c["flags"]), icon="⚠️")
+            if c.get("section"):
+                st.caption(c["section"])
+            st.text(c["text"])
+            path = Path(c["source"])
+            if path.is_file() and path.stat().st_size <= DOWNLOAD_LIMIT:
+                st.download_button("Download file", path.read_bytes(), file_name=path.name,
+                                   key=f"dl-{key}-{c['n']}", on_click="ignore")
+            else:
+                st.caption(c["source"])
 
 
-def main() -> None:
-    st.set_page_config(page_title="ragkit chat", page_icon="📚")
-    kb = _kb_from_argv()
-    st.title("ragkit chat")
-    try:
-        rag = _rag(str(kb))
-        count = rag.count()
-    except RagkitError as exc:
-        st.error(str(exc))
-        return
-    st.sidebar.markdown(f"**Knowledge base**  \n`{kb}`")
-    st.sidebar.metric("chunks", count)
-    if count == 0:
-        st.info(f"The knowledge base is empty: run `ragkit-ingest DOCS --kb {kb}`.")
+def show_answer_details(answer: Answer | None, record: dict[str, Any] | None, key: str) -> None:
+    asked = answer.question if answer else (record or {}).get("question")
+    searched = answer.standalone_question if answer else (record or {}).get("standalone")
+    if searched and searched != asked:
+        st.caption(f"searched for: {searched}")
+    flagged = answer.flagged if answer else (record or {}).get("flagged", [])
+    if flagged:
+        st.warning("⚠ Possible prompt injection in "
+                   + ", ".join(f"[{f['n']}] {Path(f['source']).name}" if f["kind"] == "passage"
+                               else f"tool {f['name']}" for f in flagged)
+                   + ": treated as data, not instructions.", icon="⚠️")
+    citations = ([c.to_dict() for c in answer.citations] if answer else
+                 (record or {}).get("citations", []))
+    show_sources(citations, key)
+    timings = answer.timings if answer else (record or {}).get("timings", {})
+    if timings:
+        st.caption(f"first token {timings.get('first_token_ms', 0):.0f} ms · "
+                   f"total {timings.get('total_ms', 0):.0f} ms · "
+                   f"prompt {timings.get('prompt_tokens', 0):.0f} tokens")
+    if answer is not None and answer.prompt is not None:
+        with st.expander("Prompt sent"):
+            st.code(answer.prompt.render(), language=None, wrap_lines=True)
+    ask_id = answer.id if answer else (record or {}).get("id")
+    if ask_id:
+        feedback(ask_id, record)
 
-    history: list[Answer] = st.session_state.setdefault("history", [])
-    for answer in history:
+
+def feedback(ask_id: str, record: dict[str, Any] | None) -> None:
+    rag: RAG = st.session_state.rag
+    given = (record or {}).get("feedback")
+    default = {1: 1, -1: 0}.get(given) if given is not None else None
+    rating = st.feedback("thumbs", key=f"fb-{ask_id}", default=default)
+    if rating is not None:
+        comment = st.text_input("Comment (optional)", key=f"fbc-{ask_id}",
+                                value=(record or {}).get("comment") or "")
+        value = 1 if rating == 1 else -1
+        if value != given or comment != ((record or {}).get("comment") or ""):
+            rag.feedback(ask_id, value, comment)
+            st.caption("Feedback saved.")
+
+
+def chat_page(rag: RAG, session_id: str) -> None:
+    state = st.session_state
+    if rag.count() == 0:
+        st.info("The knowledge base is empty: upload files on the Documents page, or run "
+                f"`ragkit-ingest DOCS --kb {rag.kb}`.")
+    answers: dict[str, Answer] = state.setdefault("answers", {})
+    asks = {a["id"]: a for a in rag.history.asks(limit=500)}
+    for i, turn in enumerate(rag.history.messages(session_id)):
         with st.chat_message("user"):
-            st.text(answer.question)
+            st.text(turn["question"])
         with st.chat_message("assistant"):
-            st.markdown(answer.text)
-            _sources(answer)
-
+            st.markdown(safe_markdown(turn["answer"]))
+            ask_id = turn["ask_id"]
+            show_answer_details(answers.get(ask_id or ""), asks.get(ask_id or ""),
+                                key=f"{session_id}-{i}")
     question = st.chat_input("Ask about your documents")
     if not question:
         return
@@ -75,14 +222,90 @@ def main() -> None:
         st.text(question)
     with st.chat_message("assistant"):
         try:
-            stream = rag.stream(question)
-            st.write_stream(stream)
+            stream = rag.chat_stream(session_id, question)
+            st.write_stream(safe_markdown(piece) for piece in stream)
             answer = stream.answer
         except RagkitError as exc:
             st.error(str(exc))
             return
-        _sources(answer)
-    history.append(answer)
+        if answer.id:
+            answers[answer.id] = answer
+        show_answer_details(answer, None, key=f"{session_id}-new")
+
+
+# -- documents -------------------------------------------------------------------------------
+def documents_page(rag: RAG) -> None:
+    s = rag.settings
+    st.subheader("Add documents")
+    files = st.file_uploader(
+        f"Files ({', '.join(t.lstrip('.') for t in s.upload_types)}; at most "
+        f"{s.upload_max_mb:g} MB each)", accept_multiple_files=True,
+        type=[t.lstrip(".") for t in s.upload_types], key="uploader")
+    if files and st.button("Ingest", type="primary", key="ingest"):
+        saved, refused = [], []
+        for f in files:
+            try:
+                saved.append(rag.save_upload(f.name, f.getvalue()))
+            except RagkitError as exc:
+                refused.append(str(exc))
+        for msg in refused:
+            st.error(msg)
+        if saved:
+            bar = st.progress(0.0, text="Ingesting…")
+
+            def tick(p: Progress) -> None:
+                bar.progress(p.done / max(p.total, 1),
+                             text=f"{p.done}/{p.total} {Path(p.path).name}")
+
+            try:
+                report = rag.ingest(*saved, progress=tick)
+            except LockedError as exc:
+                st.warning(f"Another ingest is writing to this knowledge base; try again when "
+                           f"it finishes. ({exc})")
+            except RagkitError as exc:
+                st.error(str(exc))
+            else:
+                bar.progress(1.0, text="Done")
+                st.success(f"Ingested {len(report.ingested)} file(s), "
+                           f"{report.chunks_added} chunks added.")
+                for failure in report.failures:
+                    st.error(f"{Path(failure.path).name}: {failure.error}")
+    st.subheader("Documents")
+    docs = rag.documents()
+    if not docs:
+        st.caption("No documents yet.")
+    for d in docs:
+        left, mid, right = st.columns([6, 2, 2])
+        left.text(Path(d.source).name)
+        left.caption(d.source)
+        mid.text(f"{d.chunks} chunks")
+        if right.button("Delete", key=f"del-{d.hash[:12]}-{Path(d.source).name}"):
+            try:
+                removed = rag.delete_document(d.source)
+                st.toast(f"Deleted {Path(d.source).name} ({removed} chunks)")
+                st.rerun()
+            except LockedError:
+                st.warning("An ingest is running; delete again when it finishes.")
+            except RagkitError as exc:
+                st.error(str(exc))
+
+
+def main() -> None:
+    st.set_page_config(page_title="ragkit chat", page_icon="📚", layout="wide")
+    args = _args()
+    page = st.sidebar.radio("Page", ["Chat", "Documents"], horizontal=True, key="page")
+    try:
+        rag, session_id = sidebar(args)
+    except RagkitError as exc:
+        st.title("ragkit chat")
+        st.error(str(exc))
+        return
+    st.session_state.rag = rag
+    st.title("ragkit chat" if page == "Chat" else "Documents")
+    if page == "Chat":
+        chat_page(rag, session_id)
+    else:
+        documents_page(rag)
 
 
 main()

@@ -30,11 +30,11 @@ class LlamaCppLLM:
     """Chat completion through the model's own chat template, streaming.
 
     One ``Llama`` object is kept per instance (a ``RAG`` holds one). llama.cpp keeps the
-    tokens it evaluated last and, on the next call, evaluates only what follows the longest
-    common prefix: the system prompt and few-shot examples, which come first and do not change between
-    questions, are evaluated once (``bench/ask_bench.py`` measures it). A lock serialises
-    calls, since a ``Llama`` object is not safe for concurrent use (Streamlit has threads);
-    a stream holds it until it is read to the end or closed.
+    tokens it evaluated last and, on the next call, evaluates only what follows the
+    longest common prefix: the system prompt and few-shot examples, which come first and
+    do not change between questions, are evaluated once (``bench/ask_bench.py`` measures
+    it). A lock serialises calls, since a ``Llama`` object is not safe for concurrent use
+    (Streamlit has threads); a stream holds it until it is read to the end or closed.
     """
 
     def __init__(
