@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -324,6 +325,9 @@ def ui(
     port: Annotated[
         int, typer.Option("--port", min=1, max=65535, help="Port on localhost.")
     ] = 8501,
+    root: Annotated[Path | None, typer.Option(
+        "--root", help="Folder whose knowledge bases the UI offers (default: KB's parent).")
+    ] = None,
 ) -> None:
     """Serve the Streamlit chat on http://localhost:PORT for the knowledge base KB."""
     if importlib.util.find_spec("streamlit") is None:
@@ -331,14 +335,17 @@ def ui(
         raise typer.Exit(1)
     try:
         script = ui_script()
+        upload_mb = math.ceil(ragkit.Settings.load(kb).upload_max_mb)
     except RagkitError as exc:
         raise _fail(exc) from exc
+    extra = ["--root", str(root.resolve())] if root else []
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(script),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
-        "--", "--kb", str(kb.resolve()),
+        "--server.maxUploadSize", str(upload_mb),
+        "--", "--kb", str(kb.resolve()), *extra,
     ]
     typer.echo(f"ragkit chat on http://localhost:{port}  (knowledge base {kb})", err=True)
     try:
