@@ -83,6 +83,7 @@ def page(tmp_path: Path):
 
 def shot(page, tmp_path: Path, name: str) -> None:
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1000)  # let expanders finish opening
     page.screenshot(path=str(OUTPUT / f"{name}.png"), full_page=True)
     shutil.copy2(OUTPUT / f"{name}.png", tmp_path / f"{name}.png")
 
