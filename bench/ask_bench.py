@@ -63,7 +63,7 @@ def ms_since(t: float) -> float:
     return (time.perf_counter() - t) * 1000
 
 
-def col(text: str, width: int = 44) -> str:
+def col(text: str, width: int = 46) -> str:
     """``text`` cut and padded to ``width`` columns (a Han character takes two)."""
     out, used = "", 0
     for ch in text:
@@ -199,7 +199,8 @@ def main() -> None:
         print(f"{rag.settings.llm_model}: n_ctx {rag.llm.n_ctx}, threads {llama.n_threads} "
               f"(batch {llama.n_threads_batch}); {report.to_dict()['chunks']['total']} chunks "
               f"from {args.samples}; max_tokens {args.max_tokens}; log_asks "
-              f"{rag.settings.log_asks}; {len(QUESTIONS)} questions")
+              f"{rag.settings.log_asks}; {len(QUESTIONS)} questions; load average "
+              f"{os.getloadavg()[0]:.2f}")
         overhead(rag, args.repeats, args.max_tokens)
         prefix_cache(rag, "a. default prompt (prefix: system prompt)", args.cache_repeats)
         shots = Path(tmp) / "few_shot.yaml"
@@ -209,6 +210,8 @@ def main() -> None:
         few.ask(QUESTIONS[0])  # warm-up: loads the examples
         prefix_cache(few, "b. 6 few-shot examples in the system message", args.cache_repeats)
         regenerate(rag, args.cache_repeats)
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"\nload average (1, 5, 15 min) at the end: {load}")
 
 
 if __name__ == "__main__":

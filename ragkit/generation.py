@@ -25,7 +25,7 @@ class GenerationOptions:
     temperature: float = 0.0
     top_p: float = 0.95
     top_k: int = 40
-    repeat_penalty: float = 1.0
+    repeat_penalty: float = 1.1
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
     seed: int = 0

@@ -79,8 +79,11 @@ class Settings(BaseSettings):
         40, ge=0, description="Sample among the k likeliest tokens (0: all). Called `top_k` in "
         "per-call options and `--top-k` on the CLI; `top_k` here is the passage count.",
     )
-    repeat_penalty: float = Field(1.0, ge=0.0, le=10.0,
-                                  description="Penalty on repeated tokens (1: none).")
+    repeat_penalty: float = Field(
+        1.1, ge=0.0, le=10.0,
+        description="Penalty on repeated tokens (1: none). 1.1 cut the bundled model's loops "
+        "(unique-word ratio of 6 sample answers 0.67 at 1.0, 0.83 at 1.1).",
+    )
     presence_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style presence "
                                     "penalty.")
     frequency_penalty: float = Field(0.0, ge=-2.0, le=2.0, description="OpenAI-style frequency "

@@ -140,10 +140,13 @@ def test_chat_sources_injection_chinese_upload(server, page, tmp_path: Path) -> 
     # upload a file and see it ingested and listed
     note = tmp_path / "okapi_notes.md"
     note.write_text("# Okapi\n\nThe okapi lives in the Ituri rainforest of Congo.\n")
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\nthis is not really a PDF\n")
     page.get_by_text("Documents", exact=True).first.click()
-    page.locator("input[type='file']").set_input_files(str(note))
+    page.locator("input[type='file']").set_input_files([str(note), str(broken)])
     page.get_by_role("button", name="Ingest").click()
     page.get_by_text("Ingested 1 file(s)").wait_for()
+    page.get_by_text("broken.pdf:", exact=False).first.wait_for()  # the failure, with reason
     page.get_by_text("okapi_notes.md", exact=True).first.wait_for()
     assert (kb / "documents" / "okapi_notes.md").read_text().startswith("# Okapi")
     shot(page, tmp_path, "documents-upload")
