@@ -514,7 +514,8 @@ class RAG:
         turns = list(history)[-max(1, self.settings.history_turns):]
         messages = self.templates.render_messages("condense.j2", history=turns, question=q)
         params = GenerationOptions.from_settings(self.settings).to_dict() | {
-            "max_tokens": 64, "temperature": 0.0, "stop": ["\n"]}
+            "max_tokens": 64, "temperature": 0.0, "stop": ["\n"], "repeat_penalty": 1.0,
+            "presence_penalty": 0.0, "frequency_penalty": 0.0}  # a rewrite repeats words
         try:
             text = "".join(self.llm.stream(messages, **params))
         except BackendError as exc:

@@ -49,7 +49,11 @@ def run_tool_calls(
         raise BackendError(f"The LLM {llm.name!r} cannot make constrained tool calls "
                            "(it has no complete_json); set tools = [] to turn the step off.")
     schema = registry.choice_schema(tools)
-    params: dict[str, Any] = options.to_dict() | {"max_tokens": CALL_TOKENS, "stop": []}
+    # greedy and unpenalised: a JSON call repeats its own tokens (quotes, digits), and a
+    # repeat penalty measurably bent the bundled model's "17 * 23" into other numbers
+    params: dict[str, Any] = options.to_dict() | {
+        "max_tokens": CALL_TOKENS, "stop": [], "temperature": 0.0, "repeat_penalty": 1.0,
+        "presence_penalty": 0.0, "frequency_penalty": 0.0}
     results: list[ToolResult] = []
     seen: set[str] = set()
     for _ in range(max_calls):

@@ -157,3 +157,25 @@ def test_app_answers_while_another_process_ingests(tmp_path: Path, sample_kb: RA
         assert proc.wait(timeout=600) == 0, proc.stderr.read() if proc.stderr else ""
     names = {Path(d.source).name for d in RAG(kb).documents()}
     assert "note59.txt" in names and "volcanoes.pdf" in names
+
+
+@pytest.mark.slow
+def test_parser_workers_start_after_the_app_ran(tmp_path: Path, embedder,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Streamlit (and AppTest) run the app as __main__; worker processes re-import the main
+    module, which must not run the app (before the guard every worker died, every file
+    failed)."""
+    from streamlit.testing.v1 import AppTest
+
+    from ragkit.cli import ui_script
+
+    kb = tmp_path / "kb"
+    with monkeypatch.context() as m:
+        m.setattr("sys.argv", ["app.py", "--kb", str(kb)])
+        assert not AppTest.from_file(str(ui_script()), default_timeout=300).run().exception
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(10):
+        (docs / f"n{i}.md").write_text(f"# Note {i}\n\nMosses grow on north faces {i}.\n")
+    report = RAG(kb, settings=Settings(workers=2), embedder=embedder).ingest(docs)
+    assert report.ok and len(report.ingested) == 10, report.failures

@@ -139,7 +139,10 @@ def show_sources(citations: list[dict[str, Any]], key: str) -> None:
     if not citations:
         return
     cited = any(c.get("cited", True) for c in citations)
-    st.caption("Sources" if cited else "Passages given (none cited)")
+    if cited:
+        st.caption("Sources")
+    elif not key.endswith("-given"):
+        st.caption("Passages given (none cited)")
     for c in citations:
         name = Path(c["source"]).name
         where = f", page {c['page']}" if c.get("page") is not None else ""
@@ -173,6 +176,16 @@ def show_answer_details(answer: Answer | None, record: dict[str, Any] | None, ke
     citations = ([c.to_dict() for c in answer.citations] if answer else
                  (record or {}).get("citations", []))
     show_sources(citations, key)
+    if answer is not None and answer.prompt is not None and any(c.cited for c in
+                                                                answer.citations):
+        shown = {c.n for c in answer.citations}
+        others = [{"n": p.n, "source": p.hit.chunk.source, "page": p.hit.chunk.page,
+                   "section": p.hit.chunk.section, "text": p.text, "cited": False,
+                   "flags": list(p.hit.flags)}
+                  for p in answer.prompt.passages if p.n not in shown]
+        if others:
+            st.caption("Also given to the model, not cited")
+            show_sources(others, key + "-given")
     timings = answer.timings if answer else (record or {}).get("timings", {})
     if timings:
         st.caption(f"first token {timings.get('first_token_ms', 0):.0f} ms · "
@@ -308,4 +321,7 @@ def main() -> None:
         documents_page(rag)
 
 
-main()
+# Streamlit runs this file as __main__. Parser worker processes re-import the main module
+# as __mp_main__ (multiprocessing's spawn/forkserver), which must not start the app.
+if __name__ == "__main__":
+    main()
