@@ -7,7 +7,6 @@ import importlib.util
 import json
 import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -348,10 +347,10 @@ def ui(
         "--", "--kb", str(kb.resolve()), *extra,
     ]
     typer.echo(f"ragkit chat on http://localhost:{port}  (knowledge base {kb})", err=True)
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    sys.stderr.flush()
+    # Become the Streamlit server (no parent left behind): a signal sent to `ragkit ui`,
+    # from Ctrl-C to a test's terminate(), reaches the server itself.
+    os.execv(sys.executable, cmd)
 
 
 def main() -> None:

@@ -62,9 +62,11 @@ def server(tmp_path_factory: pytest.TempPathFactory, samples: Path, embedder) ->
             pytest.fail("ragkit ui did not answer /_stcore/health in 120 s")
         yield url, kb
     finally:
-        proc.terminate()
+        proc.terminate()  # `ragkit ui` execs Streamlit: this stops the server itself
         proc.wait(timeout=30)
         log.close()
+    with pytest.raises(OSError):  # nothing left serving: no orphaned Streamlit process
+        urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
 
 
 @pytest.fixture
