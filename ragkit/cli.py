@@ -16,7 +16,6 @@ import typer
 import ragkit
 from ragkit import RAG, RagkitError, ValidationError
 from ragkit._rag import MANIFEST_FILE
-from ragkit.prompt import Prompt
 from ragkit.retrieval.evaluate import evaluate_retrieval
 from ragkit.retrieval.retriever import MODES, describe
 
@@ -135,9 +134,15 @@ FewShot = Annotated[bool | None, typer.Option("--few-shot/--no-few-shot",
                                               "`few_shot_file`).")]
 
 
-def _prompt(stream: ragkit.AnswerStream) -> Prompt:
-    assert stream.prompt is not None  # RAG.stream builds the prompt before returning
-    return stream.prompt
+def _echo(stream: ragkit.AnswerStream, show_prompt: bool) -> ragkit.Answer:
+    """Print the prompt (if asked), then the answer as it streams; return the Answer."""
+    if show_prompt:
+        assert stream.prompt is not None  # RAG.stream builds the prompt before returning
+        sys.stdout.write(stream.prompt.render() + "\n\n")
+    for piece in stream:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    return stream.answer
 
 
 def _print_sources(answer: ragkit.Answer) -> None:
@@ -200,12 +205,7 @@ def ask(
             out = answer.to_dict(prompt=show_prompt)
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
             return
-        if show_prompt:
-            sys.stdout.write(_prompt(stream).render() + "\n\n")
-        for piece in stream:
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-        answer = stream.answer
+        answer = _echo(stream, show_prompt)
     except RagkitError as exc:
         raise _fail(exc) from exc
     _print_sources(answer)
@@ -249,13 +249,7 @@ def chat(
             if not line.strip():
                 continue
             try:
-                stream = rag.chat_stream(sid, line.strip(), generation=gen)
-                if show_prompt:
-                    sys.stdout.write(_prompt(stream).render() + "\n\n")
-                for piece in stream:
-                    sys.stdout.write(piece)
-                    sys.stdout.flush()
-                answer = stream.answer
+                answer = _echo(rag.chat_stream(sid, line.strip(), generation=gen), show_prompt)
             except ValidationError as exc:  # a bad question: say so, keep the session
                 typer.echo(f"Error: {exc}", err=True)
                 continue
