@@ -34,6 +34,7 @@ from pathlib import Path
 import yaml
 
 from ragkit import RAG
+from ragkit.generation import GenerationOptions
 
 QUESTIONS = [
     "How many moons does Jupiter have?",
@@ -65,32 +66,30 @@ def ms_since(t: float) -> float:
 
 def col(text: str, width: int = 46) -> str:
     """``text`` cut and padded to ``width`` columns (a Han character takes two)."""
-    out, used = "", 0
-    for ch in text:
-        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-        if used + w > width:
-            break
-        out, used = out + ch, used + w
-    return out + " " * (width - used)
+    cols = [2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text]
+    n = next((i for i in range(len(text)) if sum(cols[: i + 1]) > width), len(text))
+    return text[:n] + " " * (width - sum(cols[:n]))
 
 
 def clean(text: str) -> str:  # what ask does to the model's text
     return re.sub(r"[ \t]+\n", "\n", text).strip()
 
 
-def bare(rag: RAG, messages: list[dict[str, str]], max_tokens: int) -> tuple[str, float]:
-    """The same prompt straight through llama-cpp-python: (text, wall ms)."""
+def bare(rag: RAG, messages: list[dict[str, str]]) -> tuple[str, float]:
+    """The same prompt and sampling options straight through llama-cpp-python: (text, ms)."""
+    o = GenerationOptions.from_settings(rag.settings)
     t = time.perf_counter()
     out = rag.llm._llm.create_chat_completion(  # type: ignore[attr-defined]
-        messages=messages, max_tokens=max_tokens, temperature=0.0, top_p=0.95, top_k=40,
-        repeat_penalty=1.0, seed=0, stream=True)
+        messages=messages, max_tokens=o.max_tokens, temperature=o.temperature, top_p=o.top_p,
+        top_k=o.top_k, repeat_penalty=o.repeat_penalty, presence_penalty=o.presence_penalty,
+        frequency_penalty=o.frequency_penalty, seed=o.seed, stop=list(o.stop), stream=True)
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in out)
     return text, ms_since(t)
 
 
-def overhead(rag: RAG, repeats: int, max_tokens: int) -> None:
+def overhead(rag: RAG, repeats: int) -> None:
     messages = {q: rag.ask(q).prompt.messages for q in QUESTIONS}  # warm-up, one per question
-    bare(rag, messages[QUESTIONS[0]], max_tokens)
+    bare(rag, messages[QUESTIONS[0]])
     a_ms: dict[str, list[float]] = {q: [] for q in QUESTIONS}
     b_ms: dict[str, list[float]] = {q: [] for q in QUESTIONS}
     parts: dict[str, list[float]] = {"retrieve": [], "prompt": [], "outside": []}
@@ -110,7 +109,7 @@ def overhead(rag: RAG, repeats: int, max_tokens: int) -> None:
                     parts["outside"].append(a_ms[q][-1] - tm["generate_ms"])
                     tokens[q] = tm["prompt_tokens"]
                 else:
-                    text, ms = bare(rag, messages[q], max_tokens)
+                    text, ms = bare(rag, messages[q])
                     b_ms[q].append(ms)
             same[q] += clean(text) == answer.text
             pairs += 1
@@ -201,7 +200,10 @@ def main() -> None:
               f"from {args.samples}; max_tokens {args.max_tokens}; log_asks "
               f"{rag.settings.log_asks}; {len(QUESTIONS)} questions; load average "
               f"{os.getloadavg()[0]:.2f}")
-        overhead(rag, args.repeats, args.max_tokens)
+        opts = GenerationOptions.from_settings(rag.settings).to_dict()
+        print("generation options (ask and bare): "
+              + ", ".join(f"{k} {v}" for k, v in opts.items() if k != "max_tokens"))
+        overhead(rag, args.repeats)
         prefix_cache(rag, "a. default prompt (prefix: system prompt)", args.cache_repeats)
         shots = Path(tmp) / "few_shot.yaml"
         shots.write_text(yaml.safe_dump(EXAMPLES, allow_unicode=True), encoding="utf-8")
