@@ -54,7 +54,12 @@ class Settings(BaseSettings):
         description="GGUF file for llama.cpp: 'bundled:SmolLM2-135M-Instruct' or a path.",
     )
     n_ctx: int = Field(2048, ge=256, description="llama.cpp context window, in tokens.")
-    n_threads: int | None = Field(None, ge=1, description="llama.cpp threads (None: auto).")
+    n_threads: int | None = Field(
+        None, ge=1,
+        description="llama.cpp generation threads (None: every CPU when there are at most 4, "
+        "else half of them, as llama-cpp-python does; 128 tokens took 2.6 s on 1 thread and "
+        "1.6 s on 2 on a 2-CPU machine).",
+    )
     n_gpu_layers: int = Field(0, ge=-1, description="Layers offloaded to a GPU (-1: all).")
     llm_backend: Literal["llama_cpp", "openai"] = Field(
         "llama_cpp",

@@ -96,6 +96,7 @@ class TestBuildPrompt:
                          few_shot_share=0.2)
         assert "q0?" in p.messages[0]["content"] and "q1?" in p.messages[0]["content"]
         assert "q2?" not in p.messages[0]["content"]
+        assert p.sections["few_shot"] == words(p.messages[0]["content"]) - p.sections["system"]
         assert [d.split(":")[0] for d in p.dropped] == [f"few-shot example {i}"
                                                         for i in (3, 4, 5)]
         t = build_prompt("Now?", [hit(0)], count=words, budget=5000, examples=shots[:2],
@@ -415,3 +416,11 @@ def test_tools_keyword_is_the_allow_list(tmp_path: Path) -> None:
 
     rag = RAG(tmp_path, tools=["calculator"])
     assert rag.settings.tools == ["calculator"] and "search_kb" in rag.tools
+
+
+def test_llama_uses_every_cpu_of_a_small_machine(llm) -> None:
+    """llama-cpp-python's default (half the CPUs) left a core idle during generation."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    assert llm._llm.n_threads == (cpus if cpus <= 4 else cpus // 2)

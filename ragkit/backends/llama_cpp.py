@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -50,6 +51,12 @@ class LlamaCppLLM:
 
         self.name = model
         path = resolve_model(model)
+        if n_threads is None:
+            # llama-cpp-python's own default is half the CPUs (for hyper-threads): on a
+            # small machine that leaves a core idle during generation
+            cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+                os.cpu_count() or 1)
+            n_threads = cpus if cpus <= 4 else cpus // 2
         try:
             self._llm = Llama(
                 model_path=path,

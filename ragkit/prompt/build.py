@@ -284,10 +284,17 @@ def build_prompt(
         messages = assemble(passages, kept_shots, kept_turns, results)
         total = measure(messages)
 
+    system_alone = count(t.render("system.j2", few_shot=""))
+    if few_shot_mode == "system":  # the whole block, its headings included
+        shots_cost = (count(t.render("system.j2", few_shot=t.render("fewshot.j2",
+                                                                   examples=kept_shots)))
+                      - system_alone) if kept_shots else 0
+    else:
+        shots_cost = sum(count(e.question) + count(e.answer) + count(e.context)
+                         for e in kept_shots)
     sections = {
-        "system": count(t.render("system.j2", few_shot="")),
-        "few_shot": sum(count(e.question) + count(e.answer) + count(e.context)
-                        for e in kept_shots),
+        "system": system_alone,
+        "few_shot": shots_cost,
         "history": sum(count(x.question) + count(x.answer) for x in kept_turns),
         "tool_results": sum(count(r.output) + count(r.error or "") for r in results),
         "passages": sum(count(p.text) for p in passages),
