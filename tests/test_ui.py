@@ -119,5 +119,20 @@ class TestSettingsAndDocuments:
         assert not RAG(kb).retrieve("Krakatoa eruption", k=5, filters={"source": "*.pdf"})
 
 
+def test_create_and_pick_a_knowledge_base(tmp_path: Path, monkeypatch) -> None:
+    first = tmp_path / "kbs" / "first"
+    at = app_for(first, monkeypatch)
+    at.sidebar.text_input(key="new_kb_name").set_value("../team notes")
+    at.sidebar.button(key="create_kb").click().run()
+    assert not at.exception
+    created = tmp_path / "kbs" / "team notes"
+    assert created.is_dir(), "created beside the first one, under a safe name"
+    assert at.sidebar.selectbox(key="kb_picker").value == str(created)
+    assert f"`{created}`" in [c.value for c in at.sidebar.caption]
+    at.sidebar.selectbox(key="kb_picker").set_value(str(first)).run()
+    assert f"`{first}`" in [c.value for c in at.sidebar.caption]
+    assert "team notes" in at.sidebar.selectbox(key="kb_picker").options  # shown by name
+
+
 def test_ui_script_is_installed() -> None:
     assert ui_script().name == "app.py" and Path(ui_script()).is_file()

@@ -58,6 +58,23 @@ def _knowledge_bases(root: Path, current: Path) -> list[Path]:
 
 
 # -- sidebar ---------------------------------------------------------------------------------
+def _create_kb(root: Path) -> None:
+    """Button callback (runs before the next script run, so it may set the picker)."""
+    from ragkit.uploads import safe_filename
+
+    state = st.session_state
+    name = str(state.get("new_kb_name", "")).strip()
+    if not name:
+        return
+    folder = root / safe_filename(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    settings = folder / "ragkit.toml"  # marks the folder as a knowledge base for the picker
+    if not settings.exists():
+        settings.write_text("# ragkit settings for this knowledge base (docs/configuration.md)\n")
+    state.kb = state.kb_picker = str(folder)
+    state.pop("session_id", None)
+
+
 def sidebar(args: argparse.Namespace) -> tuple[RAG, str]:
     state = st.session_state
     start = Path(args.kb).resolve()
@@ -69,21 +86,16 @@ def sidebar(args: argparse.Namespace) -> tuple[RAG, str]:
         labels = [str(p) for p in kbs]
         if state.kb not in labels:
             labels.append(state.kb)
-        picked = st.selectbox("Knowledge base", labels, index=labels.index(state.kb),
-                              format_func=lambda p: Path(p).name, key="kb_picker")
+        if state.get("kb_picker") not in labels:
+            state.kb_picker = state.kb
+        picked = st.selectbox("Knowledge base", labels, format_func=lambda p: Path(p).name,
+                              key="kb_picker")
         if picked != state.kb:
             state.kb = picked
             state.pop("session_id", None)
         with st.popover("New knowledge base"):
-            name = st.text_input("Folder name", key="new_kb_name")
-            if st.button("Create", key="create_kb") and name.strip():
-                from ragkit.uploads import safe_filename
-
-                folder = root / safe_filename(name.strip())
-                folder.mkdir(parents=True, exist_ok=True)
-                state.kb = str(folder)
-                state.pop("session_id", None)
-                st.rerun()
+            st.text_input("Folder name", key="new_kb_name")
+            st.button("Create", key="create_kb", on_click=_create_kb, args=(root,))
         rag = _rag(state.kb)
         st.caption(f"`{rag.kb}`")
         st.metric("chunks", rag.count())
