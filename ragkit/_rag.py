@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -14,7 +13,8 @@ from typing import Any
 from ragkit._lock import writer_lock
 from ragkit._types import Answer, Document, DocumentInfo, Hit
 from ragkit.citations import resolve_citations
-from ragkit.errors import BackendError, ConfigError, NotFoundError, ValidationError
+from ragkit.condense import condense_question
+from ragkit.errors import ConfigError, NotFoundError, ValidationError
 from ragkit.generation import GenerationOptions
 from ragkit.history import CHAT_FILE, ChatStore, Session, check_session_id
 from ragkit.ingestion.manifest import Manifest
@@ -32,14 +32,12 @@ from ragkit.prompt import (
 from ragkit.retrieval.keyword import KeywordIndex
 from ragkit.retrieval.keyword import refresh as refresh_keyword
 from ragkit.retrieval.retriever import Retriever, describe
-from ragkit.retrieval.tokenize import query_terms
 from ragkit.safety import injection_flags
 from ragkit.settings import Settings, save_settings
 from ragkit.tool_calls import run_tool_calls
 from ragkit.tools import ToolRegistry, ToolResult, calculator_tool, search_kb_tool
 from ragkit.uploads import save_upload
 
-log = logging.getLogger(__name__)
 
 _MAX_QUESTION_CHARS = 4000
 MANIFEST_FILE = "manifest.sqlite3"
@@ -499,38 +497,12 @@ class RAG:
         return self.condense_question(history, question)[0]
 
     def condense_question(self, history: Sequence[Turn], question: str) -> tuple[str, bool]:
-        """Rewrite a follow-up as a standalone question with ``condense.j2`` (greedy).
-
-        Returns (query, rewritten). The model's rewrite is kept only if it is new (neither
-        question) and keeps every content word of the follow-up (small models often answer
-        the previous question instead, or drop the new subject). Otherwise a follow-up that
-        leans on the conversation (a pronoun such as "it"/"they"/"它", or an opening such
-        as "and"/"what about") is searched for joined to the previous question, and any
-        other follow-up is taken as standalone.
-        """
+        """(search query, rewritten?) for a chat follow-up after ``history``; the rules are in
+        :mod:`ragkit.condense`."""
         q = _check_question(question)
-        if not history:
-            return q, False
         turns = list(history)[-max(1, self.settings.history_turns):]
-        messages = self.templates.render_messages("condense.j2", history=turns, question=q)
-        params = GenerationOptions.from_settings(self.settings).to_dict() | {
-            "max_tokens": 64, "temperature": 0.0, "stop": ["\n"], "repeat_penalty": 1.0,
-            "presence_penalty": 0.0, "frequency_penalty": 0.0}  # a rewrite repeats words
-        try:
-            text = "".join(self.llm.stream(messages, **params))
-        except BackendError as exc:
-            log.warning("condensing the follow-up failed (%s)", exc)
-            text = ""
-        text = re.sub(r"^(standalone|rewritten)?\s*question\s*:\s*", "", text.strip(),
-                      flags=re.IGNORECASE).strip().strip('"“”')
-        previous = turns[-1].question
-        wanted = set(query_terms(q))
-        if (text and len(text) <= max(300, 3 * len(q)) and text not in (previous, q)
-                and wanted <= set(query_terms(text))):
-            return text, True
-        if _LEANS_ON_CONTEXT.search(q):
-            return f"{previous} {q}", False
-        return q, False
+        return condense_question(self.llm, self.templates,
+                                 GenerationOptions.from_settings(self.settings), turns, q)
 
     def chat_stream(self, session_id: str, message: str, **options: Any) -> AnswerStream:
         """Like :meth:`chat`, streaming."""
@@ -577,13 +549,6 @@ class RAG:
         from ragkit.integrations.langchain import RagkitRetriever
 
         return RagkitRetriever(rag=self, **options)
-
-
-#: a follow-up that needs the conversation to be understood (English and Chinese)
-_LEANS_ON_CONTEXT = re.compile(
-    r"\b(it|its|they|them|their|theirs|this|that|these|those|there|he|she|him|her|his|"
-    r"one|ones)\b|^\s*(and|but|also|so|what about|how about|why|why not)\b|"
-    r"[它他她其该此这那]", re.IGNORECASE)
 
 
 def _no_more(options: Mapping[str, Any]) -> dict[str, Any]:
