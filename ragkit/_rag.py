@@ -38,7 +38,6 @@ from ragkit.tool_calls import run_tool_calls
 from ragkit.tools import ToolRegistry, ToolResult, calculator_tool, search_kb_tool
 from ragkit.uploads import save_upload
 
-
 _MAX_QUESTION_CHARS = 4000
 MANIFEST_FILE = "manifest.sqlite3"
 
