@@ -14,7 +14,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,12 +163,18 @@ class ChatStore:
             if cur.rowcount == 0:
                 raise NotFoundError(f"No logged ask with id {ask_id!r} (is log_asks off?).")
 
-    def asks(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The latest logged asks, newest first, JSON columns decoded."""
+    def asks(self, limit: int = 100, ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """The latest logged asks (or those with these ``ids``), newest first, JSON columns
+        decoded."""
         with self._db() as db:
             db.row_factory = sqlite3.Row
-            rows = db.execute("SELECT * FROM asks ORDER BY created DESC LIMIT ?",
-                              (limit,)).fetchall()
+            if ids is None:
+                rows = db.execute("SELECT * FROM asks ORDER BY created DESC LIMIT ?",
+                                  (limit,)).fetchall()
+            else:
+                marks = ",".join("?" * len(ids))
+                rows = db.execute(f"SELECT * FROM asks WHERE id IN ({marks}) "
+                                  "ORDER BY created DESC", list(ids)).fetchall()
         out = []
         for r in rows:
             d = dict(r)

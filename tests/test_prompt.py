@@ -380,6 +380,7 @@ class TestChatStore:
         assert {s.id: s.turns for s in store.sessions()} == {"s1": 2, "s2": 0}
         assert store.turns("s1") == [Turn("First?", "One [1]."), Turn("And then?", "Two.")]
         assert store.messages("s1")[1]["standalone"] == "First? And then?"
+        assert [r["id"] for r in store.asks(ids=[a1.id, "unknown"])] == [a1.id]
         store.feedback(a1.id, -1, "wrong source")
         row = ChatStore(tmp_path / "chat.sqlite3").asks()[0]
         assert (row["feedback"], row["comment"], row["timings"]) == (

@@ -231,8 +231,10 @@ def chat_page(rag: RAG, session_id: str) -> None:
         st.info("The knowledge base is empty: upload files on the Documents page, or run "
                 f"`ragkit-ingest DOCS --kb {rag.kb}`.")
     answers: dict[str, Answer] = state.setdefault("answers", {})
-    asks = {a["id"]: a for a in rag.history.asks(limit=500)}
-    for i, turn in enumerate(rag.history.messages(session_id)):
+    turns = rag.history.messages(session_id)
+    asks = {a["id"]: a for a in rag.history.asks(ids=[t["ask_id"] for t in turns
+                                                          if t["ask_id"]])}
+    for i, turn in enumerate(turns):
         with st.chat_message("user"):
             st.text(turn["question"])
         with st.chat_message("assistant"):
