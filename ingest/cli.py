@@ -107,7 +107,8 @@ def ingest(
     err = Console(stderr=True)
     show_bar = not quiet and err.is_terminal
     try:
-        rag = RAG(kb, workers=workers)
+        # the app reads ./ragkit.toml too (the library alone reads only the kb's own)
+        rag = RAG(kb, settings_files=["ragkit.toml"], workers=workers)
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -145,6 +146,7 @@ def ingest(
 
 
 def main() -> None:
+    ragkit.apply_offline_defaults()  # the app owns its process (see ragkit._offline)
     app()
 
 

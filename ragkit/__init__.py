@@ -4,11 +4,25 @@
 >>> rag = RAG("kb")                       # doctest: +SKIP
 >>> rag.ingest("docs/samples")            # doctest: +SKIP
 >>> rag.ask("Where do llamas live?")      # doctest: +SKIP
+
+Importing ragkit changes nothing in the process: the offline and no-telemetry defaults are
+applied when a :class:`RAG` is created (see :func:`apply_offline_defaults`).
+Everything an app may use is in ``__all__``; other modules are internal.
 """
 
-from ragkit import _offline  # noqa: F401  (first: sets offline/telemetry defaults)
-from ragkit._rag import RAG, AnswerStream
-from ragkit._types import Answer, Block, Chunk, Citation, Document, DocumentInfo, Hit
+from ragkit._offline import OFFLINE_ENV, apply_offline_defaults
+from ragkit._rag import RAG
+from ragkit._types import (
+    Answer,
+    Block,
+    Chunk,
+    Citation,
+    Document,
+    DocumentInfo,
+    Hit,
+    Retrieval,
+)
+from ragkit.answer import AnswerStream
 from ragkit.errors import (
     BackendError,
     ConfigError,
@@ -19,36 +33,66 @@ from ragkit.errors import (
     RagkitError,
     ValidationError,
 )
+from ragkit.evaluation import evaluate_retrieval
+from ragkit.generation import GenerationOptions
+from ragkit.history import Session, new_session_id
 from ragkit.ingestion.pipeline import IngestReport, Progress
-from ragkit.ports import LLM, Embedder, Reranker, VectorStore
+from ragkit.kb import KnowledgeBase
+from ragkit.options import AskOptions
+from ragkit.ports import (
+    LLM,
+    CompletesJSON,
+    CountsMessages,
+    Embedder,
+    Reranker,
+    TokenizerFile,
+    VectorStore,
+)
+from ragkit.retrieval.retriever import MODES as RETRIEVAL_MODES
 from ragkit.settings import Settings
+from ragkit.tools import Tool, ToolResult
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "Answer",
     "AnswerStream",
+    "AskOptions",
     "BackendError",
     "Block",
     "Chunk",
     "Citation",
+    "CompletesJSON",
     "ConfigError",
+    "CountsMessages",
     "DimensionMismatchError",
     "Document",
     "DocumentInfo",
     "Embedder",
+    "GenerationOptions",
     "Hit",
     "IngestReport",
+    "KnowledgeBase",
     "LLM",
     "LockedError",
     "NotFoundError",
+    "OFFLINE_ENV",
     "ParseError",
     "Progress",
     "RAG",
+    "RETRIEVAL_MODES",
     "RagkitError",
     "Reranker",
+    "Retrieval",
+    "Session",
     "Settings",
+    "TokenizerFile",
+    "Tool",
+    "ToolResult",
     "ValidationError",
     "VectorStore",
     "__version__",
+    "apply_offline_defaults",
+    "evaluate_retrieval",
+    "new_session_id",
 ]

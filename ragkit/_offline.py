@@ -1,16 +1,31 @@
 """Offline by construction: no model download, no telemetry, unless the user asks for it.
 
-Imported first by ``ragkit/__init__.py``, before any dependency that reads these variables
-at import time (huggingface_hub, transformers, unstructured, chromadb, streamlit). Each value
-is a *default*: a variable the user has already set is left alone, so turning a dependency's
-telemetry back on, or allowing hub downloads, stays the user's choice.
+Importing ragkit changes nothing. The defaults below are applied, each only if the variable
+is not set yet, at three documented moments:
+
+- when a :class:`ragkit.RAG` is created (setting ``offline_env``, default true; false
+  leaves the process environment alone),
+- when an app entry point starts (``ragkit``, ``ragkit-ingest``, the Streamlit app), which
+  own their process,
+- in parser worker processes, which ragkit starts itself.
+
+They must be in place before a dependency that reads them at import time is imported
+(huggingface_hub, transformers, unstructured, chromadb); ragkit imports those lazily, after
+a RAG applied them. Independently of the environment, models are loaded with
+``local_files_only`` and Chroma clients are made with ``anonymized_telemetry=False``.
+A variable the user has set is left alone, so turning a dependency's telemetry back on, or
+allowing hub downloads, stays the user's choice.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
-#: Environment defaults ragkit applies at import. Documented in docs/configuration.md.
+log = logging.getLogger(__name__)
+
+#: Environment defaults ragkit applies (see the module doc). Documented in
+#: docs/configuration.md.
 OFFLINE_ENV: dict[str, str] = {
     # Hugging Face: never reach the hub; models come from installed packages or paths.
     "HF_HUB_OFFLINE": "1",
@@ -51,7 +66,6 @@ def apply_offline_defaults(environ: dict[str, str] | None = None) -> dict[str, s
         if key not in target:
             target[key] = value
             applied[key] = value
+    if applied and environ is None:
+        log.debug("offline defaults set: %s", ", ".join(sorted(applied)))
     return applied
-
-
-apply_offline_defaults()

@@ -139,6 +139,27 @@ class Hit:
     score: float
     flags: tuple[str, ...] = ()
 
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ragkit retrieve --json`` row of this hit."""
+        c = self.chunk
+        return {"chunk_id": c.id, "source": c.source, "page": c.page, "section": c.section,
+                "score": round(self.score, 6), "text": c.text, "flags": list(self.flags)}
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The result of one retrieval: the hits, best first, the mode used and the
+    milliseconds of each stage (embed, dense, bm25, fuse, rerank, mmr) of *this* call."""
+
+    hits: list[Hit]
+    mode: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``ragkit retrieve --json`` object."""
+        return {"hits": [h.to_dict() for h in self.hits], "mode": self.mode,
+                "timings": self.timings}
+
 
 @dataclass(frozen=True)
 class Citation:

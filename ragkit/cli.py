@@ -14,10 +14,25 @@ from typing import Annotated
 import typer
 
 import ragkit
-from ragkit import RAG, RagkitError, ValidationError
-from ragkit._rag import MANIFEST_FILE
-from ragkit.retrieval.evaluate import evaluate_retrieval
-from ragkit.retrieval.retriever import MODES, describe
+from ragkit import (
+    RAG,
+    RETRIEVAL_MODES,
+    AskOptions,
+    KnowledgeBase,
+    RagkitError,
+    ValidationError,
+    evaluate_retrieval,
+    new_session_id,
+)
+
+MODES = RETRIEVAL_MODES
+#: the apps read ./ragkit.toml (before the knowledge base's own); the library alone does not
+SETTINGS_FILES = ("ragkit.toml",)
+
+
+def open_rag(kb: Path) -> RAG:
+    """The knowledge base at ``kb`` as the apps open it (working-directory settings too)."""
+    return RAG(kb, settings_files=SETTINGS_FILES)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,7 +80,7 @@ def _check_mode(mode: str | None) -> None:
 
 
 def _need_kb(kb: Path) -> None:
-    if not (kb / MANIFEST_FILE).exists():
+    if not KnowledgeBase(kb).is_ingested():
         typer.echo(f"Error: {kb} is not a knowledge base yet; run `ragkit-ingest DOCS --kb {kb}`.",
                    err=True)
         raise typer.Exit(1)
@@ -85,14 +100,12 @@ def retrieve(
     _check_mode(mode)
     _need_kb(kb)
     try:
-        rag = RAG(kb)
-        hits = rag.retrieve(question, k=k, mode=mode, filters=filters, mmr=mmr)
+        found = open_rag(kb).search(question, k=k, mode=mode, filters=filters, mmr=mmr)
     except RagkitError as exc:
         raise _fail(exc) from exc
+    hits = found.hits
     if as_json:
-        out = {"hits": [describe(h) for h in hits], "mode": mode or rag.settings.retrieval_mode,
-               "timings": rag.retriever.timings}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         return
     if not hits:
         sys.stdout.write("No passage found.\n")
@@ -104,11 +117,11 @@ def retrieve(
                          f"{text[:200]}{'…' if len(text) > 200 else ''}\n")
 
 
-def _generation(temperature: float | None, top_p: float | None, top_k: int | None,
+def _generation(temperature: float | None, top_p: float | None, sampling_top_k: int | None,
                 max_tokens: int | None, repeat_penalty: float | None,
                 presence_penalty: float | None, frequency_penalty: float | None,
                 seed: int | None, stop: list[str] | None) -> dict[str, object]:
-    return {"temperature": temperature, "top_p": top_p, "top_k": top_k,
+    return {"temperature": temperature, "top_p": top_p, "sampling_top_k": sampling_top_k,
             "max_tokens": max_tokens, "repeat_penalty": repeat_penalty,
             "presence_penalty": presence_penalty, "frequency_penalty": frequency_penalty,
             "seed": seed, "stop": stop or None}
@@ -117,8 +130,10 @@ def _generation(temperature: float | None, top_p: float | None, top_k: int | Non
 Temperature = Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0,
                                                    help="Sampling temperature (0: greedy).")]
 TopP = Annotated[float | None, typer.Option("--top-p", min=0.001, max=1.0, help="Nucleus mass.")]
-TopK = Annotated[int | None, typer.Option("--top-k", min=0,
-                                          help="Sample among the k likeliest tokens.")]
+SamplingTopK = Annotated[int | None, typer.Option(
+    "--sampling-top-k", min=0, help="Sample among the k likeliest tokens (0: all).")]
+OldTopK = Annotated[int | None, typer.Option(
+    "--top-k", min=0, hidden=True, help="Deprecated name of --sampling-top-k.")]
 MaxTokens = Annotated[int | None, typer.Option("--max-tokens", min=1,
                                                help="Most tokens in the answer.")]
 RepeatPenalty = Annotated[float | None, typer.Option("--repeat-penalty", min=0.0, max=10.0)]
@@ -178,7 +193,8 @@ def ask(
     few_shot: FewShot = None,
     temperature: Temperature = None,
     top_p: TopP = None,
-    top_k: TopK = None,
+    sampling_top_k: SamplingTopK = None,
+    top_k: OldTopK = None,
     max_tokens: MaxTokens = None,
     repeat_penalty: RepeatPenalty = None,
     presence_penalty: PresencePenalty = None,
@@ -195,11 +211,17 @@ def ask(
         if not sep or not name:
             raise typer.BadParameter("use NAME=OUTPUT", param_hint="--tool-result")
         given.append({"name": name.strip(), "output": output})
-    gen = _generation(temperature, top_p, top_k, max_tokens, repeat_penalty, presence_penalty,
-                      frequency_penalty, seed, stop)
+    if top_k is not None:
+        typer.echo("Warning: --top-k is deprecated (it read like the passage count); use "
+                   "--sampling-top-k. --k is the passage count.", err=True)
+        sampling_top_k = top_k if sampling_top_k is None else sampling_top_k
+    gen = _generation(temperature, top_p, sampling_top_k, max_tokens, repeat_penalty,
+                      presence_penalty, frequency_penalty, seed, stop)
     try:
-        stream = RAG(kb).stream(question, k=k, mode=mode, filters=filters, tool_results=given,
-                                generation=gen, use_tools=tools, few_shot=few_shot)
+        options = AskOptions(k=k, mode=mode, filters=filters, tool_results=given,
+                             generation={n: v for n, v in gen.items() if v is not None},
+                             use_tools=tools, few_shot=few_shot)
+        stream = open_rag(kb).stream(question, options)
         if as_json:
             answer = stream.answer
             out = answer.to_dict(prompt=show_prompt)
@@ -228,15 +250,14 @@ def chat(
     chat.sqlite3. `/exit` or end of input quits."""
     _need_kb(kb)
     try:
-        rag = RAG(kb)
+        rag = open_rag(kb)
         if list_sessions:
             for sess in rag.sessions():
                 sys.stdout.write(f"{sess.id}\t{sess.turns} turns\t{sess.title}\n")
             return
-        from ragkit.history import new_session_id
-
         sid = session or new_session_id()
         gen = _generation(temperature, None, None, max_tokens, None, None, None, seed, None)
+        options = AskOptions(generation={n: v for n, v in gen.items() if v is not None})
         interactive = sys.stdin.isatty()
         typer.echo(f"session {sid} (/exit to quit)", err=True)
         while True:
@@ -249,7 +270,7 @@ def chat(
             if not line.strip():
                 continue
             try:
-                answer = _echo(rag.chat_stream(sid, line.strip(), generation=gen), show_prompt)
+                answer = _echo(rag.chat_stream(sid, line.strip(), options), show_prompt)
             except ValidationError as exc:  # a bad question: say so, keep the session
                 typer.echo(f"Error: {exc}", err=True)
                 continue
@@ -328,7 +349,8 @@ def ui(
         raise typer.Exit(1)
     try:
         script = ui_script()
-        upload_mb = math.ceil(ragkit.Settings.load(kb).upload_max_mb)
+        settings = KnowledgeBase(kb).load_settings(files=SETTINGS_FILES)
+        upload_mb = math.ceil(settings.upload_max_mb)
     except RagkitError as exc:
         raise _fail(exc) from exc
     extra = ["--root", str(root.resolve())] if root else []
@@ -348,4 +370,5 @@ def ui(
 
 
 def main() -> None:
+    ragkit.apply_offline_defaults()  # the app owns its process (see ragkit._offline)
     app()

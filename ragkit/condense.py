@@ -40,7 +40,7 @@ def condense_question(
         return question, False
     messages = templates.render_messages("condense.j2", history=list(history),
                                          question=question)
-    params = options.to_dict() | {"max_tokens": 64, "temperature": 0.0, "stop": ["\n"],
+    params = options.to_params() | {"max_tokens": 64, "temperature": 0.0, "stop": ["\n"],
                                   "repeat_penalty": 1.0, "presence_penalty": 0.0,
                                   "frequency_penalty": 0.0}
     try:

@@ -2,13 +2,17 @@
 
 Defaults come from :class:`~ragkit.settings.Settings`; any of them can be overridden per
 call (``rag.ask(q, generation={"temperature": 0.7})``) or on the command line
-(``ragkit ask --temperature 0.7``). In settings the sampling ``top_k`` is called
-``sampling_top_k``, because ``top_k`` there is the number of passages retrieved.
+(``ragkit ask --temperature 0.7``). The sampling top-k is ``sampling_top_k`` everywhere
+(settings, options, ``--sampling-top-k``); the passage count is ``passages`` (setting) and
+``k`` (per call, ``--k``). The old per-call name ``top_k`` still works, with a
+DeprecationWarning. Backends receive :meth:`GenerationOptions.to_params`, where the
+sampling top-k is ``top_k`` as llama.cpp and OpenAI-compatible servers name it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
@@ -24,7 +28,7 @@ class GenerationOptions:
     max_tokens: int = 256
     temperature: float = 0.0
     top_p: float = 0.95
-    top_k: int = 40
+    sampling_top_k: int = 40
     repeat_penalty: float = 1.1
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
@@ -46,6 +50,7 @@ class GenerationOptions:
         return base.with_overrides(overrides or {})
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> GenerationOptions:
+        overrides = renamed_overrides(overrides)
         names = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - names)
         if unknown:
@@ -71,14 +76,46 @@ class GenerationOptions:
             v = getattr(self, name)
             if not isinstance(v, int | float) or math.isnan(v) or not lo <= v <= hi:
                 problems.append(f"{name} must be within [{lo:g}, {hi:g}], got {v!r}")
-        if not (isinstance(self.top_k, int) and self.top_k >= 0):
-            problems.append(f"top_k must be an integer >= 0, got {self.top_k!r}")
+        if not (isinstance(self.sampling_top_k, int) and self.sampling_top_k >= 0):
+            problems.append(f"sampling_top_k must be an integer >= 0, got "
+                            f"{self.sampling_top_k!r}")
         if not isinstance(self.seed, int):
             problems.append(f"seed must be an integer, got {self.seed!r}")
         if problems:
             raise ValidationError("; ".join(problems))
 
     def to_dict(self) -> dict[str, Any]:
+        """The options by their own names (``sampling_top_k``)."""
         d = asdict(self)
         d["stop"] = list(self.stop)
         return d
+
+    def to_params(self) -> dict[str, Any]:
+        """The LLM port's parameters: the sampling top-k is ``top_k`` there, as llama.cpp
+        and OpenAI-compatible servers name it."""
+        d = self.to_dict()
+        d["top_k"] = d.pop("sampling_top_k")
+        return d
+
+
+#: old option names -> new ones; the old names keep working with a DeprecationWarning
+RENAMED = {"top_k": "sampling_top_k"}
+
+
+def renamed_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` with deprecated names replaced (warning once per call).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     renamed_overrides({"top_k": 5})
+    {'sampling_top_k': 5}
+    """
+    out = dict(overrides)
+    for old, new in RENAMED.items():
+        if old in out:
+            warnings.warn(f"generation option {old!r} is now {new!r} ({old!r} alone was "
+                          "ambiguous with the passage count)", DeprecationWarning, stacklevel=3)
+            value = out.pop(old)
+            out.setdefault(new, value)
+    return out

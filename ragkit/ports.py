@@ -75,13 +75,12 @@ class LLM(Protocol):
     n_ctx: int
 
     def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
-        """Yield the answer in pieces. ``params``: the fields of
-        :class:`ragkit.generation.GenerationOptions` (max_tokens, temperature, top_p, top_k,
-        repeat_penalty, presence_penalty, frequency_penalty, seed, stop).
+        """Yield the answer in pieces. ``params``: :meth:`GenerationOptions.to_params`
+        (max_tokens, temperature, top_p, top_k — the sampling top-k —, repeat_penalty,
+        presence_penalty, frequency_penalty, seed, stop). Raises BackendError.
 
-        Optional extras a backend may offer, used when present: ``complete_json(messages,
-        schema, **params) -> str`` (a reply constrained to a JSON Schema, for tool calls)
-        and ``count_messages(messages) -> int`` (exact prompt size, role markers included).
+        Optional capabilities are separate protocols below (:class:`CountsMessages`,
+        :class:`CompletesJSON`), checked once when the LLM is built.
         """
         ...
 
@@ -98,4 +97,47 @@ class Reranker(Protocol):
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> list[Hit]:
         """Return ``hits`` best first, each with the reranker's score."""
+        ...
+
+
+# -- optional capabilities: small protocols a backend may also follow -----------------------
+# Each is checked once, with isinstance, where the component is built (never getattr per
+# call), so a backend that lacks one is known up front and the fallback is explicit.
+
+
+@runtime_checkable
+class TokenizerFile(Protocol):
+    """An embedder whose tokenizer parser worker processes can load on their own (from a
+    local ``tokenizer.json`` folder), so chunks are sized in parallel without the model.
+
+    Without it, ingestion parses in the main process and says so in the report.
+    """
+
+    tokenizer_path: str
+
+
+@runtime_checkable
+class CountsMessages(Protocol):
+    """An LLM that counts a whole chat prompt exactly, role markers and template included.
+
+    Without it, prompt sizes are the sum of :meth:`LLM.count_tokens` over the messages plus
+    a small allowance per message.
+    """
+
+    def count_messages(self, messages: list[dict[str, str]]) -> int:
+        """Return the number of tokens the chat-templated ``messages`` take."""
+        ...
+
+
+@runtime_checkable
+class CompletesJSON(Protocol):
+    """An LLM that can constrain a reply to a JSON Schema (needed for the tool step).
+
+    Without it, a ``tools`` setting that allows any tool is a ConfigError when the LLM is
+    built.
+    """
+
+    def complete_json(self, messages: list[dict[str, str]], schema: dict[str, Any],
+                      **params: Any) -> str:
+        """Return a reply that parses as JSON valid against ``schema``. Raises BackendError."""
         ...

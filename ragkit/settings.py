@@ -1,9 +1,9 @@
 """One ``Settings`` object: defaults < ``ragkit.toml`` < ``RAGKIT_*`` variables < arguments.
 
-``ragkit.toml`` is read from the working directory and then from the knowledge-base
-folder (the knowledge base's file wins). This module is the only place that reads the
-environment; everything else receives a ``Settings``. Every field is documented in
-``docs/configuration.md``.
+``ragkit.toml`` is read from the knowledge-base folder, after any ``files`` the caller
+names (the apps name ``./ragkit.toml``; the library alone never reads the working
+directory). This module is the only place that reads the environment; everything else
+receives a ``Settings``. Every field is documented in ``docs/configuration.md``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+import warnings
+from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +25,10 @@ from ragkit._models import BUNDLED_EMBEDDING, BUNDLED_LLM
 from ragkit.errors import ConfigError
 
 SETTINGS_FILE = "ragkit.toml"
+#: old setting names -> new ones; the old names are still read, with a DeprecationWarning
+RENAMED = {"top_k": "passages"}
+# The TOML values of one Settings.load call. pydantic-settings has no per-call source
+# argument, so load() sets this for the duration of one construction and resets it.
 _TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_TOML_DATA", default=None)
 
 
@@ -76,13 +82,21 @@ class Settings(BaseSettings):
     openai_model: str = Field("local", description="Model name sent to that server.")
     openai_timeout: float = Field(120.0, gt=0, description="Seconds to wait for that server.")
 
+    offline_env: bool = Field(
+        True,
+        description="When a RAG starts, set the offline and no-telemetry variables of "
+        "ragkit._offline.OFFLINE_ENV that are not set yet (HF_HUB_OFFLINE, DO_NOT_TRACK, "
+        "ANONYMIZED_TELEMETRY, ...). false: leave the process environment alone (models are "
+        "still loaded with local_files_only and Chroma's telemetry is still off).",
+    )
+
     # -- generation -----------------------------------------------------------------------
     max_tokens: int = Field(256, ge=1, description="Most tokens generated for one answer.")
     temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 = greedy, deterministic.")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     sampling_top_k: int = Field(
-        40, ge=0, description="Sample among the k likeliest tokens (0: all). Called `top_k` in "
-        "per-call options and `--top-k` on the CLI; `top_k` here is the passage count.",
+        40, ge=0, description="Sample among the k likeliest tokens (0: all); per call "
+        "`generation={'sampling_top_k': n}`, on the CLI `--sampling-top-k`.",
     )
     repeat_penalty: float = Field(
         1.1, ge=0.0, le=10.0,
@@ -193,7 +207,10 @@ class Settings(BaseSettings):
         description="A Chroma server (`chroma run --path DIR --port N`), e.g. "
         "'http://127.0.0.1:8000'; None: the embedded store in the knowledge-base folder.",
     )
-    top_k: int = Field(4, ge=1, le=100, description="Passages retrieved for a question.")
+    passages: int = Field(
+        4, ge=1, le=100, description="Passages retrieved for a question (per call: `k`, "
+        "`--k`). Formerly `top_k`, still read with a deprecation warning.",
+    )
     retrieval_mode: Literal["dense", "bm25", "hybrid"] = Field(
         "hybrid",
         description="'dense' (embedding similarity), 'bm25' (keywords, English and Chinese) or "
@@ -237,6 +254,19 @@ class Settings(BaseSettings):
             raise ValueError(f"chroma_url must start with http:// or https://, got {v!r}")
         return v
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for old, new in RENAMED.items():
+            if old in data:
+                warnings.warn(f"setting {old!r} is now {new!r}; rename it in ragkit.toml or "
+                              "your code", DeprecationWarning, stacklevel=2)
+                value = data.pop(old)
+                data.setdefault(new, value)
+        return data
+
     @model_validator(mode="after")
     def _budget(self) -> Settings:
         if self.chunk_overlap >= self.chunk_size:
@@ -263,8 +293,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlSource(settings_cls))
 
     @classmethod
-    def load(cls, kb: str | Path | None = None, **overrides: Any) -> Settings:
-        """Read ``ragkit.toml`` (working directory, then ``kb``), the environment, overrides.
+    def load(cls, kb: str | Path | None = None, *, files: Sequence[str | Path] = (),
+             **overrides: Any) -> Settings:
+        """Read ``files`` (if present), then ``KB/ragkit.toml``, the environment, overrides.
+
+        ``files``: extra settings files read before the knowledge base's own, e.g. the apps'
+        ``["ragkit.toml"]`` (the working directory's); missing ones are skipped.
 
         Raises:
             ConfigError: a file is not valid TOML, or a value is invalid; the message names
@@ -272,7 +306,7 @@ class Settings(BaseSettings):
         """
         data: dict[str, Any] = {}
         sources: list[str] = []
-        candidates = [Path.cwd() / SETTINGS_FILE]
+        candidates = [Path(f).expanduser() for f in files]
         if kb is not None:
             candidates.append(Path(kb) / SETTINGS_FILE)
         for path in dict.fromkeys(p.resolve() for p in candidates):
@@ -282,6 +316,10 @@ class Settings(BaseSettings):
                 except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
                     raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
                 sources.append(str(path))
+        for old, new in RENAMED.items():  # RAGKIT_TOP_K: the env source knows only fields
+            env = os.environ.get(f"RAGKIT_{old.upper()}")
+            if env is not None and f"RAGKIT_{new.upper()}" not in os.environ:
+                data.setdefault(old, env)
         token = _TOML_DATA.set(data)
         try:
             return cls(**{k: v for k, v in overrides.items() if v is not None})
@@ -331,6 +369,15 @@ def save_settings(kb: str | Path, **changes: Any) -> Settings:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for old, new in RENAMED.items():  # the file is rewritten anyway: under the new name
+        if old in data:
+            data.setdefault(new, data.pop(old))
+    for key, value in list(changes.items()):
+        if key in RENAMED:
+            warnings.warn(f"setting {key!r} is now {RENAMED[key]!r}", DeprecationWarning,
+                          stacklevel=2)
+            changes[RENAMED[key]] = changes.pop(key)
+            data.pop(key, None)
     for key, value in changes.items():
         if key not in Settings.model_fields:
             raise ConfigError(f"Unknown setting {key!r}; see docs/configuration.md.")

@@ -18,7 +18,7 @@ from typing import Any
 
 from ragkit.errors import BackendError
 from ragkit.generation import GenerationOptions
-from ragkit.ports import LLM
+from ragkit.ports import LLM, CompletesJSON
 from ragkit.prompt.templates import Templates
 from ragkit.safety import neutralise
 from ragkit.tools import Tool, ToolRegistry, ToolResult
@@ -44,14 +44,13 @@ def run_tool_calls(
     tools: list[Tool] = registry.allowed(allowed)
     if not tools or max_calls <= 0:
         return []
-    complete = getattr(llm, "complete_json", None)
-    if complete is None:
+    if not isinstance(llm, CompletesJSON):
         raise BackendError(f"The LLM {llm.name!r} cannot make constrained tool calls "
                            "(it has no complete_json); set tools = [] to turn the step off.")
     schema = registry.choice_schema(tools)
     # greedy and unpenalised: a JSON call repeats its own tokens (quotes, digits), and a
     # repeat penalty measurably bent the bundled model's "17 * 23" into other numbers
-    params: dict[str, Any] = options.to_dict() | {
+    params: dict[str, Any] = options.to_params() | {
         "max_tokens": CALL_TOKENS, "stop": [], "temperature": 0.0, "repeat_penalty": 1.0,
         "presence_penalty": 0.0, "frequency_penalty": 0.0}
     results: list[ToolResult] = []
@@ -59,7 +58,7 @@ def run_tool_calls(
     for _ in range(max_calls):
         shown = [replace(r, output=neutralise(r.output)) for r in (*given, *results)]
         system = templates.render("tool_choice.j2", tools=tools, results=shown)
-        raw = complete([{"role": "system", "content": system},
+        raw = llm.complete_json([{"role": "system", "content": system},
                         {"role": "user", "content": neutralise(question)}], schema, **params)
         try:
             reply = json.loads(raw)

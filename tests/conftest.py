@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
-import ragkit  # noqa: F401  (applies the offline defaults before anything else loads)
-from ragkit import RAG
-from ragkit.settings import Settings
+import ragkit
+from ragkit import RAG, Settings
+
+# The test session owns its process, like the apps: offline defaults before any model loads
+# (importing ragkit does not set them; see ragkit._offline).
+ragkit.apply_offline_defaults()
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "docs" / "samples"

@@ -49,22 +49,22 @@ class TestAskPrompt:
         assert p.tokens == sample_kb.llm.count_messages(p.messages) <= p.budget
         assert p.budget == sample_kb.llm.n_ctx - 64
         assert p.messages[-1]["content"] == JUPITER and p.sections["passages"] > 0
-        row = sample_kb.history.asks(limit=1)[0]
+        row = sample_kb.asks(limit=1)[0]
         assert row["id"] == a.id and row["prompt_hash"] == p.hash
         assert row["chunk_ids"] == [h.chunk.id for h in a.hits] and row["answer"] == a.text
         sample_kb.feedback(a.id, 1, "good")
-        assert sample_kb.history.asks(limit=1)[0]["feedback"] == 1
+        assert sample_kb.asks(limit=1)[0]["feedback"] == 1
 
     def test_logging_can_be_turned_off(self, sample_kb: RAG) -> None:
         quiet = rag_on(sample_kb, log_asks=False)
-        before = len(quiet.history.asks(limit=10_000))
+        before = len(quiet.asks(limit=10_000))
         assert quiet.ask(JUPITER).id is None
-        assert len(quiet.history.asks(limit=10_000)) == before
+        assert len(quiet.asks(limit=10_000)) == before
 
     def test_generation_options_per_call(self, sample_kb: RAG) -> None:
         short = sample_kb.ask(JUPITER, generation={"max_tokens": 4})
         assert 0 < sample_kb.llm.count_tokens(short.text) <= 5
-        hot = {"temperature": 1.2, "top_k": 100, "top_p": 1.0, "seed": 7, "max_tokens": 24}
+        hot = {"temperature": 1.2, "sampling_top_k": 100, "top_p": 1.0, "seed": 7, "max_tokens": 24}
         a, b = (sample_kb.ask(JUPITER, generation=hot).text for _ in range(2))
         c = sample_kb.ask(JUPITER, generation=hot | {"seed": 8}).text
         assert a == b, "the same seed gives the same sampled answer"
@@ -148,7 +148,7 @@ class TestTools:
         assert first.name == "calculator" and first.output == "391" and first.error is None
         assert 'calculator({"expression":"17 * 23"}): 391' in a.prompt.messages[1]["content"]
         assert "tools_ms" in a.timings
-        assert rag.history.asks(limit=1)[0]["tool_calls"][0]["output"] == "391"
+        assert rag.asks(limit=1)[0]["tool_calls"][0]["output"] == "391"
         off = rag.ask("What is 17 * 23?", use_tools=False)
         assert off.tool_calls == [] and "tools_ms" not in off.timings
 
@@ -216,7 +216,7 @@ class TestChat:
         assert users[0] == "How heavy is an adult llama?", "the earlier turn is in the prompt"
         assert "llamas.md" in {Path(h.chunk.source).name for h in follow.hits}
         again = RAG(sample_kb.kb, embedder=sample_kb.embedder, llm=sample_kb.llm)
-        assert [t.question for t in again.history.turns("llama-chat")] == [
+        assert [t["question"] for t in again.messages("llama-chat")] == [
             "How heavy is an adult llama?", "And where do they live?"]
         assert "llama-chat" in {s.id for s in again.sessions()}
         with sqlite3.connect(sample_kb.kb / CHAT_FILE) as db:

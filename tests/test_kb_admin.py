@@ -61,21 +61,28 @@ class TestUploads:
 
 class TestSaveSettings:
     def test_keeps_other_keys_validates_and_removes(self, tmp_path: Path) -> None:
-        (tmp_path / "ragkit.toml").write_text('top_k = 6\nexclude = ["drafts/*"]\n')
+        (tmp_path / "ragkit.toml").write_text('passages = 6\nexclude = ["drafts/*"]\n')
         s = save_settings(tmp_path, temperature=0.3, retrieval_mode="bm25",
                           tools=["calculator"], few_shot_file=None)
-        assert (s.top_k, s.temperature, s.retrieval_mode, s.tools) == (
+        assert (s.passages, s.temperature, s.retrieval_mode, s.tools) == (
             6, 0.3, "bm25", ["calculator"])
         data = tomllib.loads((tmp_path / "ragkit.toml").read_text())
         assert data["exclude"] == ["drafts/*"] and data["tools"] == ["calculator"]
-        save_settings(tmp_path, top_k=None)
-        assert Settings.load(tmp_path).top_k == 4
+        save_settings(tmp_path, passages=None)
+        assert Settings.load(tmp_path).passages == 4
         before = (tmp_path / "ragkit.toml").read_text()
         with pytest.raises(ConfigError):
             save_settings(tmp_path, temperature=9.0)
         with pytest.raises(ConfigError, match="Unknown setting"):
             save_settings(tmp_path, temprature=0.1)
         assert (tmp_path / "ragkit.toml").read_text() == before, "nothing written on error"
+
+    def test_old_name_in_the_file_is_rewritten_under_the_new_one(self, tmp_path: Path) -> None:
+        (tmp_path / "ragkit.toml").write_text("top_k = 6\n")
+        s = save_settings(tmp_path, temperature=0.2)
+        assert s.passages == 6
+        assert tomllib.loads((tmp_path / "ragkit.toml").read_text()) == {
+            "passages": 6, "temperature": 0.2}
 
 
 @pytest.mark.slow
@@ -107,8 +114,8 @@ class TestDocuments:
     def test_update_settings_reloads(self, tmp_path: Path, sample_kb: RAG) -> None:
         rag = RAG(tmp_path / "kb", embedder=sample_kb.embedder, llm=sample_kb.llm)
         llm = rag.llm
-        rag.update_settings(top_k=2, temperature=0.5)
-        assert rag.settings.top_k == 2 and rag.llm is llm, "the model is kept"
+        rag.update_settings(passages=2, temperature=0.5)
+        assert rag.settings.passages == 2 and rag.llm is llm, "the model is kept"
         assert RAG(tmp_path / "kb").settings.temperature == 0.5
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,12 +15,36 @@ from ragkit._offline import OFFLINE_ENV, apply_offline_defaults
 from ragkit.errors import ConfigError
 
 
-class TestOfflineDefaults:
-    def test_all_set_on_import(self) -> None:
-        import os
+SCOPE_PROBE = textwrap.dedent(
+    """
+    import json, os, sys
+    before = dict(os.environ)
+    import ragkit
+    imported = dict(os.environ) == before
+    from ragkit import RAG
+    RAG(sys.argv[1] + "/a", offline_env=False)
+    opted_out = dict(os.environ) == before
+    RAG(sys.argv[1] + "/b")
+    set_now = {k: os.environ.get(k) for k in ragkit.OFFLINE_ENV}
+    print(json.dumps({"imported": imported, "opted_out": opted_out, "set": set_now}))
+    """
+)
 
-        for key in OFFLINE_ENV:
-            assert key in os.environ
+
+class TestOfflineDefaults:
+    def test_import_changes_nothing_a_rag_applies_them_unless_opted_out(
+        self, tmp_path: Path
+    ) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in OFFLINE_ENV}
+        env["DO_NOT_TRACK"] = "0"  # a user's own choice is kept
+        out = subprocess.run([sys.executable, "-c", SCOPE_PROBE, str(tmp_path)], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert result["imported"], "import ragkit must not change the environment"
+        assert result["opted_out"], "offline_env=False must leave the environment alone"
+        expected = OFFLINE_ENV | {"DO_NOT_TRACK": "0"}
+        assert result["set"] == expected
 
     def test_user_choice_wins(self) -> None:
         env = {"ANONYMIZED_TELEMETRY": "True", "HF_HUB_OFFLINE": "0"}

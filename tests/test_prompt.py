@@ -351,14 +351,20 @@ class TestGenerationOptions:
     def test_defaults_from_settings_and_overrides(self) -> None:
         s = Settings(temperature=0.3, sampling_top_k=10, stop=["END"], max_tokens=50)
         o = GenerationOptions.from_settings(s, {"top_p": 0.5, "seed": None, "stop": "X"})
-        assert (o.temperature, o.top_k, o.top_p, o.max_tokens, o.seed, o.stop) == (
+        assert (o.temperature, o.sampling_top_k, o.top_p, o.max_tokens, o.seed, o.stop) == (
             0.3, 10, 0.5, 50, 0, ("X",))
+        assert o.to_params()["top_k"] == 10 and "sampling_top_k" not in o.to_params()
+
+    def test_old_option_name_top_k_still_works_with_a_warning(self) -> None:
+        with pytest.warns(DeprecationWarning, match="'top_k' is now 'sampling_top_k'"):
+            o = GenerationOptions.from_settings(Settings(), {"top_k": 7})
+        assert o.sampling_top_k == 7
 
     @pytest.mark.parametrize(("override", "match"), [
         ({"temprature": 1}, "Unknown generation option"),
         ({"temperature": 3.0}, "temperature must be within"),
         ({"max_tokens": 0}, "max_tokens must be"),
-        ({"top_k": -1}, "top_k must be"),
+        ({"sampling_top_k": -1}, "sampling_top_k must be"),
     ])
     def test_bad_overrides(self, override: dict, match: str) -> None:
         with pytest.raises(ValidationError, match=match):
@@ -409,7 +415,7 @@ def test_settings_and_overrides_together_is_an_error(tmp_path: Path) -> None:
     from ragkit import RAG
 
     with pytest.raises(ConfigError, match="either settings or keyword overrides"):
-        RAG(tmp_path, settings=Settings(), top_k=6)
+        RAG(tmp_path, settings=Settings(), passages=6)
 
 
 def test_tools_keyword_is_the_allow_list(tmp_path: Path) -> None:

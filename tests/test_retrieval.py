@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 
 from ragkit import RAG, Chunk, Document, Hit, ValidationError
-from ragkit.ingestion.manifest import FileRecord, Manifest
-from ragkit.retrieval import keyword
+from ragkit._terms import TOKENIZER_VERSION, terms_of, tokenize
 from ragkit.retrieval.beir import load_beir
 from ragkit.retrieval.evaluate import doc_ranking, evaluate_retrieval
 from ragkit.retrieval.filters import parse_filters, resolve
 from ragkit.retrieval.fusion import mmr, rrf
 from ragkit.retrieval.keyword import KeywordIndex
 from ragkit.retrieval.metrics import evaluate, mrr_at_k, ndcg_at_k, recall_at_k
-from ragkit.retrieval.tokenize import query_terms, tokenize
+from ragkit.retrieval.tokenize import query_terms
 from ragkit.settings import Settings
+from ragkit.storage import FileRecord, Manifest, keyword_record
 
 from . import retrieval_set
 from .conftest import make_rag
@@ -145,7 +145,7 @@ class TestKeywordIndex:
         c2 = chunk("c2", "大熊猫生活在四川的竹林中", source="/d/b.md")
         m.put_many([FileRecord("/d/a.md", 1, 1, "h", "f", ("c1",)),
                     FileRecord("/d/b.md", 1, 1, "h", "f", ("c2",))],
-                   index=[(c, keyword.terms_of(c.text)) for c in (c1, c2)])
+                   index=[(c, terms_of(c.text)) for c in (c1, c2)])
         idx = KeywordIndex(db)
         assert [h.chunk.id for h in idx.search("zx-9000 e42", 5)] == ["c1"]
         assert [h.chunk.id for h in idx.search("熊猫吃竹子吗", 5)] == ["c2"]
@@ -153,7 +153,7 @@ class TestKeywordIndex:
         # a changed file: new chunk in, the old one out, in one transaction
         c3 = chunk("c3", "Error E17 on the ZX-7000", source="/d/a.md")
         m.put_many([FileRecord("/d/a.md", 2, 2, "h2", "f", ("c3",))],
-                   index=[(c3, keyword.terms_of(c3.text))], unindex=["c1"])
+                   index=[(c3, terms_of(c3.text))], unindex=["c1"])
         assert idx.search("E42", 5) == [] and [h.chunk.id for h in idx.search("E17", 5)] == ["c3"]
         m.delete("/d/b.md")
         assert idx.count() == 1 and idx.search("熊猫", 5) == []
@@ -174,23 +174,26 @@ class TestKeywordIndex:
             fetched.append(ids)
             return [stored[i] for i in ids]
 
-        assert m.sync_keyword(fetch) == 2 and fetched == [["c1", "c2"]]
+        def sync() -> int:
+            return m.sync_keyword(fetch, terms=terms_of, tokenizer=TOKENIZER_VERSION)
+
+        assert sync() == 2 and fetched == [["c1", "c2"]]
         assert [h.chunk.id for h in KeywordIndex(db).search("swappiness", 5)] == ["c2"]
-        assert m.sync_keyword(fetch) == 0 and len(fetched) == 1  # consistent: nothing to do
+        assert sync() == 0 and len(fetched) == 1  # consistent: nothing to do
         # another tokenizer version: terms are rebuilt from the stored texts
         with sqlite3.connect(db) as raw:  # terms made by another (here: no) tokenizer
             raw.execute("UPDATE kw_meta SET value='0' WHERE key='tokenizer'")
             raw.execute("UPDATE kw_chunks SET terms=''")
-            keyword.touch(raw)
+            keyword_record.touch(raw)
         assert KeywordIndex(db).search("swappiness", 5) == []
-        assert m.sync_keyword(fetch) == 2
+        assert sync() == 2
         assert [h.chunk.id for h in KeywordIndex(db).search("rt-ax58", 5)] == ["c1"]
 
 
 # -- with the real model and store --------------------------------------------------------------
 def keyword_ids(kb: Path) -> set[str]:
     with sqlite3.connect(kb / "manifest.sqlite3") as db:
-        return keyword.chunk_ids(db)
+        return keyword_record.chunk_ids(db)
 
 
 class TestModes:
@@ -264,7 +267,7 @@ class TestConsistency:
         rag = make_rag(kb, embedder)
         rag.ingest(samples)
         with sqlite3.connect(kb / "manifest.sqlite3") as db:  # as before the index existed
-            db.executescript("DROP TABLE kw_chunks; DROP TABLE kw_meta;")
+            db.executescript("DROP TABLE kw_chunks; DROP TABLE kw_meta; PRAGMA user_version=0;")
         assert make_rag(kb, embedder).retrieve("llama", mode="bm25") == []
         report = make_rag(kb, embedder).ingest(samples)
         assert report.unchanged and not report.ingested
@@ -283,9 +286,9 @@ class TestRerank:
         reranker = CrossEncoderReranker(model)
         rag = RAG(sample_kb.kb, settings=Settings(candidates=6), embedder=embedder,
                   reranker=reranker)
-        found = rag.retrieve("Where do llamas live?", k=3, mode="hybrid")
-        candidates = rag.retriever.timings
-        assert "rerank_ms" in candidates and len(found) == 3
+        result = rag.search("Where do llamas live?", k=3, mode="hybrid")
+        found = result.hits
+        assert "rerank_ms" in result.timings and len(found) == 3
         pool = RAG(sample_kb.kb, settings=Settings(candidates=6), embedder=embedder).retrieve(
             "Where do llamas live?", k=6, mode="hybrid")
         expected = model.predict([("Where do llamas live?", h.chunk.text) for h in pool])
@@ -306,7 +309,7 @@ class TestRerank:
 @pytest.fixture(scope="module")
 def result(tmp_path_factory: pytest.TempPathFactory, embedder) -> dict:
     folder = retrieval_set.write(tmp_path_factory.mktemp("beir") / "ragkit-mini")
-    return evaluate_retrieval(folder, make_rag=lambda kb: make_rag(kb, embedder))
+    return evaluate_retrieval(folder, lambda kb: make_rag(kb, embedder))
 
 
 class TestEval:

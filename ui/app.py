@@ -16,10 +16,17 @@ from typing import Any
 
 import streamlit as st
 
-from ragkit import RAG, Answer, LockedError, RagkitError
-from ragkit.history import new_session_id
-from ragkit.ingestion.pipeline import Progress
-from ragkit.retrieval.retriever import MODES
+import ragkit
+from ragkit import (
+    RAG,
+    RETRIEVAL_MODES,
+    Answer,
+    KnowledgeBase,
+    LockedError,
+    Progress,
+    RagkitError,
+    new_session_id,
+)
 
 MODEL_CHOICES = ["bundled:SmolLM2-135M-Instruct"]
 DOWNLOAD_LIMIT = 20 * 1024 * 1024  # larger files are named, not offered for download
@@ -45,33 +52,22 @@ def safe_markdown(text: str) -> str:
 
 @st.cache_resource(show_spinner="Loading the knowledge base…")
 def _rag(kb: str) -> RAG:
-    return RAG(kb)
+    # the app reads ./ragkit.toml too (the library alone reads only the kb's own)
+    return RAG(kb, settings_files=["ragkit.toml"])
 
 
 def _knowledge_bases(root: Path, current: Path) -> list[Path]:
-    found = {current}
-    if root.is_dir():
-        found.update(p for p in root.iterdir()
-                     if p.is_dir() and ((p / "manifest.sqlite3").exists() or
-                                        (p / "ragkit.toml").exists()))
-    return sorted(found)
+    return sorted({current, *KnowledgeBase.find(root)})
 
 
 # -- sidebar ---------------------------------------------------------------------------------
 def _create_kb(root: Path) -> None:
     """Button callback (runs before the next script run, so it may set the picker)."""
-    from ragkit.uploads import safe_filename
-
     state = st.session_state
     name = str(state.get("new_kb_name", "")).strip()
     if not name:
         return
-    folder = root / safe_filename(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    settings = folder / "ragkit.toml"  # marks the folder as a knowledge base for the picker
-    if not settings.exists():
-        settings.write_text("# ragkit settings for this knowledge base (docs/configuration.md)\n")
-    state.kb = state.kb_picker = str(folder)
+    state.kb = state.kb_picker = str(KnowledgeBase.create(root, name).path)
     state.pop("session_id", None)
 
 
@@ -124,16 +120,16 @@ def settings_form(rag: RAG) -> None:
         models = list(dict.fromkeys([s.llm_model, *MODEL_CHOICES]))
         model = st.selectbox("Model (GGUF)", models, index=models.index(s.llm_model))
         temperature = st.slider("Temperature", 0.0, 2.0, float(s.temperature), 0.05)
-        top_k = st.number_input("Passages (top-k)", 1, 20, int(s.top_k))
-        mode = st.selectbox("Retrieval mode", list(MODES), index=list(MODES).index(
-            s.retrieval_mode))
+        passages = st.number_input("Passages", 1, 20, int(s.passages))
+        mode = st.selectbox("Retrieval mode", list(RETRIEVAL_MODES),
+                            index=list(RETRIEVAL_MODES).index(s.retrieval_mode))
         few_shot = st.toggle("Few-shot examples", value=bool(s.few_shot_file),
                              disabled=not s.few_shot_file,
                              help="Set few_shot_file in ragkit.toml to enable.")
         tools = st.toggle("Tools (calculator, search_kb)", value=bool(s.tools))
         if st.form_submit_button("Save settings"):
             changes: dict[str, Any] = {
-                "llm_model": model, "temperature": temperature, "top_k": int(top_k),
+                "llm_model": model, "temperature": temperature, "passages": int(passages),
                 "retrieval_mode": mode, "tools": (s.tools or ["calculator", "search_kb"])
                 if tools else [],
             }
@@ -231,16 +227,14 @@ def chat_page(rag: RAG, session_id: str) -> None:
         st.info("The knowledge base is empty: upload files on the Documents page, or run "
                 f"`ragkit-ingest DOCS --kb {rag.kb}`.")
     answers: dict[str, Answer] = state.setdefault("answers", {})
-    turns = rag.history.messages(session_id)
-    asks = {a["id"]: a for a in rag.history.asks(ids=[t["ask_id"] for t in turns
-                                                          if t["ask_id"]])}
+    turns = rag.messages(session_id)
     for i, turn in enumerate(turns):
         with st.chat_message("user"):
             st.text(turn["question"])
         with st.chat_message("assistant"):
             st.markdown(safe_markdown(turn["answer"]))
             ask_id = turn["ask_id"]
-            show_answer_details(answers.get(ask_id or ""), asks.get(ask_id or ""),
+            show_answer_details(answers.get(ask_id or ""), turn["ask"],
                                 key=f"{session_id}-{i}")
     question = st.chat_input("Ask about your documents")
     if not question:
@@ -318,6 +312,7 @@ def documents_page(rag: RAG) -> None:
 
 
 def main() -> None:
+    ragkit.apply_offline_defaults()  # the app owns its process (see ragkit._offline)
     st.set_page_config(page_title="ragkit chat", page_icon="📚", layout="wide")
     args = _args()
     page = st.sidebar.radio("Page", ["Chat", "Documents"], horizontal=True, key="page")

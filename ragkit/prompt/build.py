@@ -171,36 +171,55 @@ def build_prompt(
     message layout; it may use the variables ``system``, ``examples``, ``history``,
     ``context`` and ``question``.
     """
-    t = templates or Templates()
+    layout = _Layout(templates or Templates(), neutralise(question), few_shot_mode,
+                     chat_template, count, count_messages)
     dropped: list[str] = []
-    question = neutralise(question)
+    results = _cut_tool_results(tool_results, tool_result_tokens, count, dropped)
+    fixed = layout.fixed_cost(results, budget, dropped)
+    b = _Budget(budget - fixed)
+    turns = _fit_history(history, history_turns, history_share * budget, b, count, dropped)
+    shots = _fit_examples(examples, few_shot_mode, few_shot_share * budget, b, count, dropped)
+    passages = _fit_passages(hits, b, count, dropped)
+    messages = layout.assemble(passages, shots, turns, results)
+    total = layout.measure(messages)
+    while total > budget and passages:  # the per-item estimate was short: cut more
+        last = passages.pop()
+        dropped.append(f"passage {last.hit.chunk.source}#{last.hit.chunk.index} "
+                       f"(rank {last.n}): over the token budget (exact count)")
+        messages = layout.assemble(passages, shots, turns, results)
+        total = layout.measure(messages)
+    sections = layout.sections(shots, turns, results, passages, total)
+    return Prompt(messages, passages, total, budget, sections, dropped, results, shots)
 
-    def measure(messages: list[dict[str, str]]) -> int:
-        if count_messages is not None:
-            return count_messages(messages)
-        return sum(count(m["content"]) + PER_MESSAGE for m in messages) + PER_MESSAGE
 
-    # tool results: neutralised, each cut to its limit
-    results: list[ToolResult] = []
-    for r in tool_results:
-        text = neutralise(r.output)
-        cut = truncate_to_tokens(text, tool_result_tokens, count)
-        if cut != text:
-            dropped.append(f"tool result {r.name}: truncated to {tool_result_tokens} tokens")
-        results.append(ToolResult(r.name, r.arguments, cut, r.error, r.flags))
+class _Layout:
+    """How the parts become messages, and what the messages cost."""
 
-    def assemble(passages: list[Passage], shots: list[Example], turns: list[Turn],
+    def __init__(self, templates: Templates, question: str, few_shot_mode: str,
+                 chat_template: Any, count: Callable[[str], int],
+                 count_messages: Callable[[list[dict[str, str]]], int] | None) -> None:
+        self.t, self.question, self.mode = templates, question, few_shot_mode
+        self.chat_template, self.count, self.count_messages = chat_template, count, \
+            count_messages
+
+    def measure(self, messages: list[dict[str, str]]) -> int:
+        if self.count_messages is not None:
+            return self.count_messages(messages)
+        return sum(self.count(m["content"]) + PER_MESSAGE for m in messages) + PER_MESSAGE
+
+    def assemble(self, passages: list[Passage], shots: list[Example], turns: list[Turn],
                  tools: list[ToolResult]) -> list[dict[str, str]]:
-        block = t.render("fewshot.j2", examples=shots) if shots and few_shot_mode == "system" \
+        t = self.t
+        block = t.render("fewshot.j2", examples=shots) if shots and self.mode == "system" \
             else ""
         system = t.render("system.j2", few_shot=block)
         tools_block = t.render("tools.j2", results=tools) if tools else ""
         context = t.render("passages.j2", passages=passages, tool_results=tools_block)
-        if chat_template is not None:
-            return _langchain_messages(chat_template, system=system, examples=block,
-                                       history=turns, context=context, question=question)
+        if self.chat_template is not None:
+            return _langchain_messages(self.chat_template, system=system, examples=block,
+                                       history=turns, context=context, question=self.question)
         messages = [{"role": "system", "content": system}]
-        if few_shot_mode == "turns":
+        if self.mode == "turns":
             for e in shots:
                 q = f"Context: {e.context}\n\n{e.question}" if e.context else e.question
                 messages += [{"role": "user", "content": q},
@@ -210,50 +229,102 @@ def build_prompt(
                          {"role": "assistant", "content": neutralise(turn.answer)}]
         messages += [{"role": "user", "content": context},
                      {"role": "assistant", "content": t.render("acknowledge.j2")},
-                     {"role": "user", "content": question}]
+                     {"role": "user", "content": self.question}]
         return messages
 
-    fixed = measure(assemble([], [], [], results))
-    while fixed > budget and results:
-        gone = results.pop()
-        dropped.append(f"tool result {gone.name}: over the token budget")
-        fixed = measure(assemble([], [], [], results))
-    if fixed > budget:
-        raise ValidationError(
-            f"The question and the prompt's fixed parts take {fixed} tokens, more than the "
-            f"{budget}-token budget (n_ctx minus max_tokens); shorten the question or "
-            "raise n_ctx."
-        )
-    b = _Budget(budget - fixed)
+    def fixed_cost(self, results: list[ToolResult], budget: int, dropped: list[str]) -> int:
+        """Tokens of the parts never cut; tool results that do not fit go, last first."""
+        fixed = self.measure(self.assemble([], [], [], results))
+        while fixed > budget and results:
+            gone = results.pop()
+            dropped.append(f"tool result {gone.name}: over the token budget")
+            fixed = self.measure(self.assemble([], [], [], results))
+        if fixed > budget:
+            raise ValidationError(
+                f"The question and the prompt's fixed parts take {fixed} tokens, more than "
+                f"the {budget}-token budget (n_ctx minus max_tokens); shorten the question "
+                "or raise n_ctx."
+            )
+        return fixed
 
-    kept_turns: list[Turn] = []
+    def sections(self, shots: list[Example], turns: list[Turn], results: list[ToolResult],
+                 passages: list[Passage], total: int) -> dict[str, int]:
+        """Tokens per part of the prompt; ``overhead`` is the rest (markers, templates)."""
+        t, count = self.t, self.count
+        system_alone = count(t.render("system.j2", few_shot=""))
+        if self.mode == "system":  # the whole block, its headings included
+            shots_cost = (count(t.render("system.j2", few_shot=t.render(
+                "fewshot.j2", examples=shots))) - system_alone) if shots else 0
+        else:
+            shots_cost = sum(count(e.question) + count(e.answer) + count(e.context)
+                             for e in shots)
+        sections = {
+            "system": system_alone,
+            "few_shot": shots_cost,
+            "history": sum(count(x.question) + count(x.answer) for x in turns),
+            "tool_results": sum(count(r.output) + count(r.error or "") for r in results),
+            "passages": sum(count(p.text) for p in passages),
+            "question": count(self.question),
+        }
+        sections["overhead"] = max(0, total - sum(sections.values()))
+        return sections
+
+
+def _cut_tool_results(tool_results: Sequence[ToolResult], limit: int,
+                      count: Callable[[str], int], dropped: list[str]) -> list[ToolResult]:
+    """Tool results neutralised, each cut to ``limit`` tokens."""
+    results: list[ToolResult] = []
+    for r in tool_results:
+        text = neutralise(r.output)
+        cut = truncate_to_tokens(text, limit, count)
+        if cut != text:
+            dropped.append(f"tool result {r.name}: truncated to {limit} tokens")
+        results.append(ToolResult(r.name, r.arguments, cut, r.error, r.flags))
+    return results
+
+
+def _fit_history(history: Sequence[Turn], turns: int, cap: float, b: _Budget,
+                 count: Callable[[str], int], dropped: list[str]) -> list[Turn]:
+    """The newest turns, at most ``turns`` of them and ``cap`` tokens."""
+    kept: list[Turn] = []
     spent = 0
-    recent = list(history)[-history_turns:] if history_turns else []
+    recent = list(history)[-turns:] if turns else []
     if len(history) > len(recent):
         dropped.append(f"history: {len(history) - len(recent)} older turn(s) beyond "
-                       f"history_turns ({history_turns})")
+                       f"history_turns ({turns})")
     for age, turn in enumerate(reversed(recent)):
         cost = count(turn.question) + count(turn.answer) + 2 * PER_MESSAGE
-        if not b.take(cost, history_share * budget, spent):
+        if not b.take(cost, cap, spent):
             dropped.extend(f"history: turn {len(recent) - a} of {len(recent)} "
                            "(oldest first) over the history share of the budget"
                            for a in range(age, len(recent)))
             break
         spent += cost
-        kept_turns.insert(0, turn)
+        kept.insert(0, turn)
+    return kept
 
-    kept_shots: list[Example] = []
+
+def _fit_examples(examples: Sequence[Example], mode: str, cap: float, b: _Budget,
+                  count: Callable[[str], int], dropped: list[str]) -> list[Example]:
+    """The examples in order, at most ``cap`` tokens."""
+    kept: list[Example] = []
     spent = 0
     for i, e in enumerate(examples):
         cost = count(f"Question: {e.question}\nContext: {e.context}\nAnswer: {e.answer}\n")
-        cost += 2 * PER_MESSAGE if few_shot_mode == "turns" else 0
-        if not b.take(cost, few_shot_share * budget, spent):
+        cost += 2 * PER_MESSAGE if mode == "turns" else 0
+        if not b.take(cost, cap, spent):
             dropped.extend(f"few-shot example {j + 1}: over the few-shot share of the budget"
                            for j in range(i, len(examples)))
             break
         spent += cost
-        kept_shots.append(e)
+        kept.append(e)
+    return kept
 
+
+def _fit_passages(hits: Sequence[Hit], b: _Budget, count: Callable[[str], int],
+                  dropped: list[str]) -> list[Passage]:
+    """Passages best first in what is left; the first that does not fit is truncated (if
+    ``MIN_TRUNCATED`` tokens remain) and every lower-ranked one dropped."""
     passages: list[Passage] = []
     for rank, hit in enumerate(hits):
         n = len(passages) + 1
@@ -262,8 +333,7 @@ def build_prompt(
         if len(passages) < rank:  # an earlier one was dropped: so is every lower-ranked one
             dropped.append(f"passage {where} (rank {rank + 1}): over the token budget")
             continue
-        cost = count(f"[{n}] {text}\n")
-        if b.take(cost):
+        if b.take(count(f"[{n}] {text}\n")):
             passages.append(Passage(n, hit, text))
             continue
         room = b.left - count(f"[{n}] \n")
@@ -274,34 +344,7 @@ def build_prompt(
             dropped.append(f"passage {where} (rank {rank + 1}): truncated to {room} tokens")
         else:
             dropped.append(f"passage {where} (rank {rank + 1}): over the token budget")
-
-    messages = assemble(passages, kept_shots, kept_turns, results)
-    total = measure(messages)
-    while total > budget and passages:  # the per-item estimate was short: cut more
-        last = passages.pop()
-        dropped.append(f"passage {last.hit.chunk.source}#{last.hit.chunk.index} "
-                       f"(rank {last.n}): over the token budget (exact count)")
-        messages = assemble(passages, kept_shots, kept_turns, results)
-        total = measure(messages)
-
-    system_alone = count(t.render("system.j2", few_shot=""))
-    if few_shot_mode == "system":  # the whole block, its headings included
-        shots_cost = (count(t.render("system.j2", few_shot=t.render("fewshot.j2",
-                                                                   examples=kept_shots)))
-                      - system_alone) if kept_shots else 0
-    else:
-        shots_cost = sum(count(e.question) + count(e.answer) + count(e.context)
-                         for e in kept_shots)
-    sections = {
-        "system": system_alone,
-        "few_shot": shots_cost,
-        "history": sum(count(x.question) + count(x.answer) for x in kept_turns),
-        "tool_results": sum(count(r.output) + count(r.error or "") for r in results),
-        "passages": sum(count(p.text) for p in passages),
-        "question": count(question),
-    }
-    sections["overhead"] = max(0, total - sum(sections.values()))
-    return Prompt(messages, passages, total, budget, sections, dropped, results, kept_shots)
+    return passages
 
 
 def _langchain_messages(template: Any, **values: Any) -> list[dict[str, str]]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ragkit._types import Document
+from ragkit._types import Document, Hit
 from ragkit.retrieval.beir import load_beir
 from ragkit.retrieval.metrics import evaluate
 
@@ -24,27 +24,35 @@ def doc_ranking(sources: Sequence[str], k: int) -> list[str]:
     return list(seen)
 
 
+class Searchable(Protocol):
+    """What the evaluation needs of a knowledge base (``ragkit.RAG`` has it)."""
+
+    def add_documents(self, documents: Iterable[Document]) -> Any: ...
+
+    def retrieve(self, question: str, *, k: int | None = None,
+                 mode: str | None = None) -> list[Hit]: ...
+
+
 def evaluate_retrieval(
     dataset: str | Path,
+    make_rag: Callable[[Path], Searchable],
     *,
     modes: Sequence[str] = ("dense", "bm25", "hybrid"),
     k: int = 100,
-    make_rag: Callable[[Path], Any] | None = None,
     kb: str | Path | None = None,
 ) -> dict[str, Any]:
     """Ingest the corpus (document ids kept as sources) into a temporary knowledge base,
     or ``kb``; run every query in each mode; return
     ``{"dataset", "queries", "documents", "results": {mode: metrics}, "seconds": {...}}``.
 
-    ``make_rag(kb_path)`` builds the RAG (tests pass the shared embedder); ``k`` documents
-    are ranked per query (Recall@100 needs k >= 100).
+    ``make_rag(kb_path)`` opens the knowledge base (``ragkit.evaluate_retrieval`` passes
+    ``RAG``; tests pass one sharing the loaded embedder); ``k`` documents are ranked per
+    query (Recall@100 needs k >= 100).
     """
-    from ragkit import RAG
-
     ds = load_beir(dataset)
     with tempfile.TemporaryDirectory(prefix="ragkit-eval-") as tmp:
         folder = Path(kb) if kb is not None else Path(tmp) / "kb"
-        rag = make_rag(folder) if make_rag else RAG(folder)
+        rag = make_rag(folder)
         start = time.perf_counter()
         rag.add_documents(Document.from_text(doc_id, text, title)
                           for doc_id, (title, text) in ds.corpus.items())

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ragkit._types import Hit
+from ragkit._types import Hit, Retrieval
 from ragkit.errors import ValidationError
 from ragkit.ports import Embedder, Reranker, VectorStore
 from ragkit.retrieval.filters import Filters, parse_filters, resolve
@@ -17,12 +17,22 @@ from ragkit.settings import Settings
 
 MODES = ("dense", "bm25", "hybrid")
 
+FilterSpec = Iterable[str] | Mapping[str, str] | None
+
+
+def check_mode(mode: str) -> str:
+    """Return ``mode`` if it is a retrieval mode; raise ValidationError otherwise."""
+    if mode not in MODES:
+        raise ValidationError(f"retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+    return mode
+
 
 class Retriever:
     """Finds the chunks for a question in one knowledge base.
 
-    The embedding model loads only when a dense search (or MMR) needs it, so ``bm25``
-    retrieval starts fast. ``timings`` holds the milliseconds of the last call's stages.
+    Holds no per-call state: each :meth:`search` returns its own timings, so one Retriever
+    serves concurrent requests. The embedding model loads only when a dense search (or MMR)
+    needs it, so ``bm25`` retrieval starts fast.
     """
 
     def __init__(
@@ -36,33 +46,28 @@ class Retriever:
         self.settings = settings
         self.keyword = keyword
         self._embedder, self._store, self._reranker = embedder, store, reranker
-        self.timings: dict[str, float] = {}
 
-    def _filters(self, filters: Iterable[str] | Mapping[str, str] | None) -> Filters | None:
+    def _filters(self, filters: FilterSpec) -> Filters | None:
         checked = parse_filters(filters)
         return resolve(checked, self.keyword.sources()) if checked else None
 
-    def retrieve(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        mode: str | None = None,
-        filters: Iterable[str] | Mapping[str, str] | None = None,
-        mmr: bool | None = None,
-    ) -> list[Hit]:
+    def retrieve(self, question: str, *, k: int | None = None, mode: str | None = None,
+                 filters: FilterSpec = None, mmr: bool | None = None) -> list[Hit]:
+        """The hits of :meth:`search`."""
+        return self.search(question, k=k, mode=mode, filters=filters, mmr=mmr).hits
+
+    def search(self, question: str, *, k: int | None = None, mode: str | None = None,
+               filters: FilterSpec = None, mmr: bool | None = None) -> Retrieval:
+        """The ``k`` (default: setting ``passages``) best chunks for ``question``."""
         s = self.settings
-        k = k or s.top_k
-        mode = mode or s.retrieval_mode
-        if mode not in MODES:
-            raise ValidationError(f"retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+        k = k or s.passages
+        mode = check_mode(mode or s.retrieval_mode)
         use_mmr = s.mmr if mmr is None else mmr
         reranker = self._reranker()
         timings: dict[str, float] = {}
-        self.timings = timings
         f = self._filters(filters)
         if f is not None and f.empty:
-            return []
+            return Retrieval([], mode, timings)
         # more than k from each retriever when anything re-orders them afterwards
         n = max(k, s.candidates) if (mode == "hybrid" or use_mmr or reranker) else k
         query_vector: list[float] | None = None
@@ -90,14 +95,18 @@ class Retriever:
             timings["rerank_ms"] = _ms(t)
         if use_mmr and hits:
             t = time.perf_counter()
-            if query_vector is None:
-                query_vector = self._embedder().embed_query(question)
-            vectors = self._store().vectors([h.chunk.id for h in hits])
-            kept = [h for h in hits if h.chunk.id in vectors]
-            hits = mmr_select(query_vector, kept, [vectors[h.chunk.id] for h in kept], k,
-                              s.mmr_lambda)
+            hits = self._mmr(question, query_vector, hits, k)
             timings["mmr_ms"] = _ms(t)
-        return hits[:k]
+        return Retrieval(hits[:k], mode, timings)
+
+    def _mmr(self, question: str, query_vector: list[float] | None, hits: list[Hit],
+             k: int) -> list[Hit]:
+        if query_vector is None:
+            query_vector = self._embedder().embed_query(question)
+        vectors = self._store().vectors([h.chunk.id for h in hits])
+        kept = [h for h in hits if h.chunk.id in vectors]
+        return mmr_select(query_vector, kept, [vectors[h.chunk.id] for h in kept], k,
+                          self.settings.mmr_lambda)
 
 
 def _ms(start: float) -> float:
@@ -105,7 +114,5 @@ def _ms(start: float) -> float:
 
 
 def describe(hit: Hit) -> dict[str, Any]:
-    """A hit as the ``ragkit retrieve --json`` row."""
-    c = hit.chunk
-    return {"chunk_id": c.id, "source": c.source, "page": c.page, "section": c.section,
-            "score": round(hit.score, 6), "text": c.text, "flags": list(hit.flags)}
+    """A hit as the ``ragkit retrieve --json`` row (:meth:`Hit.to_dict`)."""
+    return hit.to_dict()
