@@ -81,7 +81,7 @@ def bare(rag: RAG, messages: list[dict[str, str]]) -> tuple[str, float]:
     t = time.perf_counter()
     out = rag.llm._llm.create_chat_completion(  # type: ignore[attr-defined]
         messages=messages, max_tokens=o.max_tokens, temperature=o.temperature, top_p=o.top_p,
-        top_k=o.top_k, repeat_penalty=o.repeat_penalty, presence_penalty=o.presence_penalty,
+        top_k=o.sampling_top_k, repeat_penalty=o.repeat_penalty, presence_penalty=o.presence_penalty,
         frequency_penalty=o.frequency_penalty, seed=o.seed, stop=list(o.stop), stream=True)
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in out)
     return text, ms_since(t)

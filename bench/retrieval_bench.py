@@ -30,8 +30,9 @@ import psutil
 
 import ragkit  # noqa: F401
 from ragkit import RAG, Chunk
-from ragkit.ingestion.manifest import FileRecord, Manifest
-from ragkit.retrieval.keyword import refresh, terms_of
+from ragkit._terms import terms_of
+from ragkit.retrieval.keyword import refresh
+from ragkit.storage import FileRecord, Manifest
 
 PER_DOC = 100
 

@@ -33,7 +33,7 @@ from ragkit.errors import (
     RagkitError,
     ValidationError,
 )
-from ragkit.evaluation import evaluate_retrieval
+from ragkit.evaluation import evaluate_answers, evaluate_retrieval
 from ragkit.generation import GenerationOptions
 from ragkit.history import Session, new_session_id
 from ragkit.ingestion.pipeline import IngestReport, Progress
@@ -93,6 +93,7 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "VectorStore",
     "__version__",
     "apply_offline_defaults",
+    "evaluate_answers",
     "evaluate_retrieval",
     "new_session_id",
 ]

@@ -20,7 +20,9 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from ragkit.errors import ConfigError
+from ragkit._models import resolve_model
+from ragkit.cache import CACHE_FILE, ResponseCache, model_identity
+from ragkit.errors import ConfigError, RagkitError
 from ragkit.history import ChatStore
 from ragkit.kb import KnowledgeBase
 from ragkit.ports import LLM, CompletesJSON, CountsMessages, Embedder, Reranker, VectorStore
@@ -28,6 +30,7 @@ from ragkit.prompt import ExampleSelector, Templates, load_examples
 from ragkit.retrieval.keyword import KeywordIndex
 from ragkit.retrieval.retriever import Retriever
 from ragkit.settings import Settings
+from ragkit.storage import KeywordRecord
 
 
 class _Build:
@@ -35,7 +38,8 @@ class _Build:
     reads are recorded while the build runs, then pass through to the current settings."""
 
     def __init__(self, owner: Components, name: str) -> None:
-        self._owner, self._name, self.kb = owner, name, owner.kb
+        self._owner, self._name = owner, name
+        self.kb: KnowledgeBase = owner.kb
         self.settings = cast(Settings, _SettingsView(owner, name))
 
     def get(self, name: str) -> Any:
@@ -117,6 +121,21 @@ def _examples(b: _Build) -> ExampleSelector | None:
                            embed=embed)
 
 
+def _cache(b: _Build) -> ResponseCache:
+    s = b.settings
+    return ResponseCache(b.kb.path / CACHE_FILE, max_entries=s.cache_max_entries,
+                         similarity=s.cache_similarity)
+
+
+def _model_key(b: _Build) -> str:
+    """What identifies the model for the cache: its file (path, size, time) or its name."""
+    name = b.get("llm").name
+    try:
+        return model_identity(resolve_model(name))
+    except RagkitError:
+        return str(name)
+
+
 BUILDERS: dict[str, Callable[[_Build], Any]] = {
     "embedder": _embedder,
     "store": _store,
@@ -127,6 +146,9 @@ BUILDERS: dict[str, Callable[[_Build], Any]] = {
     "templates": _templates,
     "examples": _examples,
     "history": lambda b: ChatStore(b.kb.chat_path),
+    "cache": _cache,
+    "kb_state": lambda b: KeywordRecord(b.kb.manifest_path),
+    "model_key": _model_key,
 }
 
 
@@ -193,6 +215,9 @@ class Components:
                 grew = bool(more)
             for name in dropped:
                 del self._built[name]
+            for name in ("llm",):  # what is kept must still offer what the settings need
+                if name in self._given or name in self._built:
+                    _check_capabilities(name, self.get(name), settings)
             return sorted(dropped)
 
 

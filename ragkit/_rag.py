@@ -65,6 +65,10 @@ class RAG:
             raise ConfigError(f"Give either settings or keyword overrides, not both "
                               f"(got {', '.join(sorted(overrides))}); use "
                               "Settings.load(kb, key=value).")
+        #: how the settings are made again after update_settings: the same files, the same
+        #: keyword overrides (arguments win over files), or the given object with changes
+        self._given_settings = settings
+        self._settings_files, self._overrides = tuple(settings_files), overrides
         settings = settings or self.knowledge_base.load_settings(files=settings_files,
                                                                  **overrides)
         if settings.offline_env:
@@ -112,8 +116,18 @@ class RAG:
     def update_settings(self, **changes: Any) -> Settings:
         """Save ``changes`` to this knowledge base's ``ragkit.toml`` and use them from now on:
         the components built from a changed setting are rebuilt on next use, the others
-        kept (see :mod:`ragkit._components`)."""
-        self._components.update(self.knowledge_base.save_settings(**changes))
+        kept (see :mod:`ragkit._components`). Settings files and keyword overrides given to
+        ``RAG`` keep their precedence; a ``settings`` object given to ``RAG`` is updated."""
+        kb = self.knowledge_base
+        saved = kb.save_settings(**changes)  # validates, then writes atomically
+        if self._given_settings is not None:
+            fields = {k: v for k, v in saved.model_dump().items() if k in changes}
+            self._given_settings = Settings.model_validate(
+                self._given_settings.model_dump() | fields)
+            new = self._given_settings
+        else:
+            new = kb.load_settings(files=self._settings_files, **self._overrides)
+        self._components.update(new)
         return self.settings
 
     # -- ingest ------------------------------------------------------------------------------
@@ -130,7 +144,7 @@ class RAG:
         with kb.manifest() if dry_run else kb.writing() as manifest:
             return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                               store=self.store, manifest=manifest, progress=progress,
-                              dry_run=dry_run)
+                              dry_run=dry_run, refresh=refresh_keyword)
 
     def add_documents(self, documents: Iterable[Document]) -> IngestReport:
         """Add documents that are not files (``Document.from_text(source, text, title)``);
@@ -141,7 +155,8 @@ class RAG:
         """
         with self.knowledge_base.writing() as manifest:
             return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
-                                    store=self.store, manifest=manifest)
+                                    store=self.store, manifest=manifest,
+                                    refresh=refresh_keyword)
 
     def count(self) -> int:
         """Number of chunks in the knowledge base."""

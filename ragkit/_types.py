@@ -214,6 +214,15 @@ class Answer:
     standalone_question: str | None = None
     session_id: str | None = None
     id: str | None = None
+    #: per sentence: its text, cited markers, best supporting passage, score, supported
+    #: (:class:`ragkit.verify.SentenceSupport`); empty when verification is off
+    support: list[Any] = field(default_factory=list)
+    #: share of the answer's factual sentences that are supported (None: not verified)
+    supported_share: float | None = None
+    #: best-of-n: the other candidates with their scores (setting ``best_of``)
+    candidates: list[Any] = field(default_factory=list)
+    #: the model's reasoning before its answer (setting ``reasoning``), else None
+    reasoning: str | None = None
 
     def to_dict(self, *, prompt: bool = False) -> dict[str, Any]:
         """The ``ragkit ask --json`` object (``prompt``: include the messages sent)."""
@@ -230,6 +239,12 @@ class Answer:
         if self.standalone_question is not None:
             out["standalone_question"] = self.standalone_question
             out["session_id"] = self.session_id
+        out["support"] = [s.to_dict() for s in self.support]
+        out["supported_share"] = self.supported_share
+        if self.candidates:
+            out["candidates"] = self.candidates
+        if self.reasoning is not None:
+            out["reasoning"] = self.reasoning
         if prompt and self.prompt is not None:
             out["prompt"] = self.prompt.to_dict()
         return out

@@ -1,31 +1,43 @@
-"""The answer pipeline: retrieve → flag → tools → build prompt → generate → cite → log.
+"""The answer pipeline: retrieve → flag → tools → build prompt → (cache) → generate
+(best-of-n) → cite → verify → log.
 
-Each step is a function of plain data, so a step can be added between two others (answer
-verification, best-of-n, a cache) without touching the rest. :class:`AnswerPipeline`
-only wires them to the components; it keeps no per-request state, so one pipeline serves
-concurrent requests: everything a request produces (timings, prompt, flags) travels in
-its :class:`AnswerStream` and ends in its :class:`~ragkit.Answer`.
+Each step is a function of plain data (:mod:`ragkit.steps`), so a step can be added
+between two others without touching the rest. :class:`AnswerPipeline` only wires them to
+the components; it keeps no per-request state, so one pipeline serves concurrent requests:
+everything a request produces (timings, prompt, flags, candidates) lives in its own
+:class:`_Run` and ends in its :class:`~ragkit.Answer`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ragkit._components import Components, count_messages
 from ragkit._types import Answer, Hit
-from ragkit.citations import resolve_citations
+from ragkit.cache import CachedAnswer, key_of
 from ragkit.errors import ValidationError
+from ragkit.generation import GenerationOptions
 from ragkit.options import AskOptions
 from ragkit.ports import LLM
-from ragkit.prompt import Example, ExampleSelector, Prompt, Turn, build_prompt
+from ragkit.prompt import Prompt, Turn, build_prompt
+from ragkit.reasoning import TEMPLATE, ReasoningFilter
 from ragkit.retrieval.retriever import Retriever
-from ragkit.safety import injection_flags
 from ragkit.settings import Settings
+from ragkit.steps import (
+    Candidate,
+    choose,
+    cite,
+    flag,
+    generate,
+    ms_since,
+    score_candidate,
+    select_examples,
+    supported_share,
+    verify,
+)
 from ragkit.tool_calls import run_tool_calls
 from ragkit.tools import ToolRegistry, ToolResult
 
@@ -42,10 +54,6 @@ def check_question(question: str) -> str:
             f"The question is {len(q)} characters long; keep it under {MAX_QUESTION_CHARS}."
         )
     return q
-
-
-def ms_since(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 1)
 
 
 @dataclass(frozen=True)
@@ -103,50 +111,29 @@ class AnswerStream:
         return self._answer
 
 
-# -- the steps: plain data in, plain data out ------------------------------------------------
-def flag(hits: Sequence[Hit]) -> list[Hit]:
-    """``hits`` with the prompt-injection patterns their text matches on ``Hit.flags``."""
-    return [dataclasses.replace(h, flags=injection_flags(h.chunk.text)) for h in hits]
+@dataclass
+class _Run:
+    """Everything one request produces on its way: its own, never shared."""
 
-
-def flagged_items(prompt: Prompt) -> list[dict[str, Any]]:
-    """The passages and tool results of ``prompt`` that look like prompt injections."""
-    out = [{"kind": "passage", "n": p.n, "chunk_id": p.hit.chunk.id,
-            "source": p.hit.chunk.source, "flags": list(p.hit.flags)}
-           for p in prompt.passages if p.hit.flags]
-    out += [{"kind": "tool_result", "name": r.name, "flags": list(r.flags)}
-            for r in prompt.tool_results if r.flags]
-    return out
-
-
-def select_examples(selector: ExampleSelector | None, question: str,
-                    embed_query: Callable[[str], list[float]]) -> list[Example]:
-    """The few-shot examples for ``question`` (none without a selector)."""
-    if selector is None:
-        return []
-    return selector.select(question, embed_query(question) if selector.k else None)
-
-
-def generate(llm: LLM, prompt: Prompt, params: dict[str, Any], timings: dict[str, float],
-             started: float) -> Iterator[str]:
-    """The model's answer in pieces; notes the time to the first piece in ``timings``."""
-    first = True
-    for piece in llm.stream(prompt.messages, **params):
-        if first:
-            timings["first_token_ms"] = ms_since(started)
-            first = False
-        yield piece
-
-
-def cite(request: AnswerRequest, text: str, prompt: Prompt, hits: list[Hit],
-         tool_calls: list[ToolResult], timings: dict[str, float]) -> Answer:
-    """The Answer: text tidied, ``[n]`` markers resolved to the prompt's passages."""
-    text = re.sub(r"[ \t]+\n", "\n", text).strip()
-    citations, invalid = resolve_citations(text, prompt.passages)
-    return Answer(request.question, text, citations, hits, timings, invalid, prompt.dropped,
-                  prompt=prompt, flagged=flagged_items(prompt), tool_calls=tool_calls,
-                  standalone_question=request.query if request.session_id else None,
-                  session_id=request.session_id)
+    request: AnswerRequest
+    settings: Settings
+    llm: LLM
+    options: GenerationOptions
+    started: float
+    timings: dict[str, float]
+    reasoning_mode: str = "none"
+    best_of: int = 1
+    cache_mode: str = "off"
+    hits: list[Hit] = field(default_factory=list)
+    called: list[ToolResult] = field(default_factory=list)
+    prompt: Prompt | None = None
+    gen_start: float = 0.0
+    reasoning: str = ""
+    candidates: list[Candidate] = field(default_factory=list)
+    cache_key: str = ""
+    cache_state: str = ""
+    cache_vector: list[float] | None = None
+    cached: CachedAnswer | None = None
 
 
 class AnswerPipeline:
@@ -169,66 +156,142 @@ class AnswerPipeline:
             started: float | None = None) -> AnswerStream:
         """Answer ``request``, streaming. ``timings``/``started``: a chat's condense step
         already measured (the clock then started before it)."""
+        run = self._start(request, timings, started)
+        t = time.perf_counter()
+        run.hits, retrieval_timings = self.retrieve(request.query, request.options)
+        run.timings["retrieve_ms"] = ms_since(t)
+        run.timings.update({f"retrieve_{k}": v for k, v in retrieval_timings.items()})
+        given = [ToolResult.coerce(r) for r in request.options.tool_results]
+        run.called = self._tool_step(run, given)
+        t = time.perf_counter()
+        run.prompt = prompt = self._prompt_step(run, [*given, *run.called])
+        run.timings["prompt_ms"] = ms_since(t)
+        run.timings["prompt_tokens"] = prompt.tokens
+        self._cache_lookup(run)
+        run.gen_start = time.perf_counter()
+        if run.cached is not None:
+            pieces: Iterator[str] = iter([run.cached.text])
+        elif run.best_of > 1:
+            pieces = self._best_of(run)
+        else:
+            pieces = self._generate(run)
+        return AnswerStream(pieces, lambda text: self._finish(run, text), prompt)
+
+    def _start(self, request: AnswerRequest, timings: dict[str, float] | None,
+               started: float | None) -> _Run:
         c, o = self.components, request.options
-        s: Settings = c.settings
+        s: Settings = c.settings  # one snapshot for the whole request
         options = o.generation_options(s)
-        if (o.mode or s.retrieval_mode) != "bm25":
+        if (o.mode or s.retrieval_mode) != "bm25" or s.cache == "semantic":
             c.get("store")  # load the embedding model and the store before the clock starts
         llm: LLM = c.get("llm")
         if options.max_tokens >= llm.n_ctx:
             raise ValidationError(f"max_tokens ({options.max_tokens}) must be smaller than the "
                                   f"model's context window ({llm.n_ctx}).")
-        timings = dict(timings or {})
-        started = started if started is not None else time.perf_counter()
-        t = time.perf_counter()
-        hits, retrieval_timings = self.retrieve(request.query, o)
-        timings["retrieve_ms"] = ms_since(t)
-        timings.update({f"retrieve_{k}": v for k, v in retrieval_timings.items()})
-        given = list(o.tool_results)
-        called = self._tool_step(llm, request, options, given, timings)
-        t = time.perf_counter()
-        prompt = self._prompt_step(llm, request, hits, [*given, *called], options.max_tokens)
-        timings["prompt_ms"] = ms_since(t)
-        timings["prompt_tokens"] = prompt.tokens
-        gen_start = time.perf_counter()
+        return _Run(request, s, llm, options,
+                    started if started is not None else time.perf_counter(),
+                    dict(timings or {}), reasoning_mode=o.reasoning or s.reasoning,
+                    best_of=o.best_of or s.best_of,
+                    cache_mode="off" if o.use_cache is False else s.cache)
 
-        def finish(text: str) -> Answer:
-            timings["generate_ms"] = ms_since(gen_start)
-            timings["total_ms"] = ms_since(started)
-            answer = cite(request, text, prompt, hits, called, timings)
-            return self._log_step(answer)
-
-        pieces = generate(llm, prompt, options.to_params(), timings, started)
-        return AnswerStream(pieces, finish, prompt)
-
-    def _tool_step(self, llm: LLM, request: AnswerRequest, options: Any,
-                   given: list[ToolResult], timings: dict[str, float]) -> list[ToolResult]:
-        s = self.components.settings
-        if request.options.use_tools is False or not s.tools:
+    def _tool_step(self, run: _Run, given: list[ToolResult]) -> list[ToolResult]:
+        s = run.settings
+        if run.request.options.use_tools is False or not s.tools:
             return []
         t = time.perf_counter()
-        called = run_tool_calls(llm, self.tools, s.tools, request.asked,
+        called = run_tool_calls(run.llm, self.tools, s.tools, run.request.asked,
                                 templates=self.components.get("templates"),
-                                max_calls=s.max_tool_calls, options=options, given=given)
-        timings["tools_ms"] = ms_since(t)
+                                max_calls=s.max_tool_calls, options=run.options, given=given)
+        run.timings["tools_ms"] = ms_since(t)
         return called
 
-    def _prompt_step(self, llm: LLM, request: AnswerRequest, hits: list[Hit],
-                     tool_results: list[ToolResult], max_tokens: int) -> Prompt:
-        c, o = self.components, request.options
-        s = c.settings
+    def _prompt_step(self, run: _Run, tool_results: list[ToolResult]) -> Prompt:
+        c, o, s, llm = self.components, run.request.options, run.settings, run.llm
         examples = [] if o.few_shot is False else select_examples(
-            c.get("examples"), request.asked, lambda q: c.get("embedder").embed_query(q))
+            c.get("examples"), run.request.asked, lambda q: c.get("embedder").embed_query(q))
+        templates = c.get("templates")
+        mode = run.reasoning_mode
         return build_prompt(
-            request.asked, hits, count=llm.count_tokens, budget=llm.n_ctx - max_tokens,
-            templates=c.get("templates"), examples=examples, few_shot_mode=s.few_shot_mode,
-            few_shot_share=s.few_shot_share, history=request.history,
-            history_turns=s.history_turns, history_share=s.history_share,
-            tool_results=tool_results, tool_result_tokens=s.tool_result_tokens,
-            count_messages=count_messages(llm),
+            run.request.asked, run.hits, count=llm.count_tokens,
+            budget=llm.n_ctx - run.options.max_tokens, templates=templates,
+            examples=examples, few_shot_mode=s.few_shot_mode, few_shot_share=s.few_shot_share,
+            history=run.request.history, history_turns=s.history_turns,
+            history_share=s.history_share, tool_results=tool_results,
+            tool_result_tokens=s.tool_result_tokens, count_messages=count_messages(llm),
             chat_template=o.chat_template if o.chat_template is not None
             else self.chat_template,
+            instruction=templates.render(TEMPLATE[mode]) if mode in TEMPLATE else "",
         )
+
+    def _generate(self, run: _Run) -> Iterator[str]:
+        assert run.prompt is not None
+        pieces = generate(run.llm, run.prompt, run.options.to_params(), run.timings,
+                          run.started)
+        if run.reasoning_mode == "none":
+            yield from pieces
+            return
+        f = ReasoningFilter()
+        yield from f.feed(pieces)
+        run.reasoning = f.reasoning
+
+    def _best_of(self, run: _Run) -> Iterator[str]:
+        """n candidates (the configured one, then others sampled with seeds seed+1...): the
+        prompt is the same, so llama.cpp evaluates it once. Yields the best, whole."""
+        assert run.prompt is not None
+        s, base = run.settings, run.options.to_params()
+        for i in range(run.best_of):
+            params = base if i == 0 else base | {
+                "seed": run.options.seed + i,
+                "temperature": max(run.options.temperature, s.best_of_temperature)}
+            raw = "".join(generate(run.llm, run.prompt, params, run.timings, run.started))
+            run.candidates.append(score_candidate(raw, run.prompt, s.support_threshold,
+                                                  params["seed"], run.reasoning_mode != "none"))
+        best, _ = choose(run.candidates)
+        run.reasoning = best.reasoning
+        run.timings["first_token_ms"] = ms_since(run.started)  # the answer comes out whole
+        yield best.text
+
+    def _cache_lookup(self, run: _Run) -> None:
+        if run.cache_mode == "off":
+            return
+        assert run.prompt is not None
+        c = self.components
+        t = time.perf_counter()
+        run.cache_state = c.get("kb_state").version()
+        what = [c.get("model_key"), run.options.to_dict(), run.reasoning_mode, run.best_of]
+        if run.cache_mode == "exact":
+            run.cache_key = key_of("exact", run.prompt.messages, *what)
+        else:
+            run.cache_key = key_of("semantic", [h.chunk.id for h in run.hits], *what)
+            run.cache_vector = c.get("embedder").embed_query(run.request.asked)
+        run.cached = c.get("cache").get(run.cache_key, run.cache_state, run.request.asked,
+                                        run.cache_vector)
+        run.timings["cache_ms"] = ms_since(t)
+        run.timings["cache_hit"] = 1 if run.cached is not None else 0
+        if run.cached is not None:
+            run.reasoning = run.cached.reasoning
+            run.timings["first_token_ms"] = ms_since(run.started)
+
+    def _finish(self, run: _Run, text: str) -> Answer:
+        assert run.prompt is not None
+        r, s = run.request, run.settings
+        run.timings["generate_ms"] = ms_since(run.gen_start)
+        run.timings["total_ms"] = ms_since(run.started)
+        answer = cite(r.question, text, run.prompt, run.hits, run.called, run.timings)
+        answer.standalone_question = r.query if r.session_id else None
+        answer.session_id = r.session_id
+        answer.reasoning = run.reasoning or None
+        t = time.perf_counter()
+        answer.support = verify(answer.text, run.prompt, s.support_threshold)
+        answer.supported_share = supported_share(answer.support)
+        run.timings["verify_ms"] = ms_since(t)
+        if run.candidates:
+            _, others = choose(run.candidates)
+            answer.candidates = [c.to_dict() for c in others]
+        if run.cache_mode != "off" and run.cached is None and answer.text:
+            self.components.get("cache").put(run.cache_key, run.cache_state, r.asked,
+                                             answer.text, run.reasoning, run.cache_vector)
+        return self._log_step(answer)
 
     def _log_step(self, answer: Answer) -> Answer:
         history = self.components.get("history")

@@ -21,9 +21,9 @@ from ragkit import (
     KnowledgeBase,
     RagkitError,
     ValidationError,
-    evaluate_retrieval,
     new_session_id,
 )
+from ragkit.cli_eval import eval_app
 
 MODES = RETRIEVAL_MODES
 #: the apps read ./ragkit.toml (before the knowledge base's own); the library alone does not
@@ -170,9 +170,31 @@ def _print_sources(answer: ragkit.Answer) -> None:
         sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}{flag}\n")
     if answer.invalid_markers:
         sys.stdout.write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
+    _print_support(answer)
     for call in answer.tool_calls:
         outcome = f"error: {call.error}" if call.error else call.output
         sys.stdout.write(f"tool {call.name}({call.arguments_json}) -> {outcome}\n")
+
+
+def _tool_results(items: list[str] | None) -> list[dict[str, str]]:
+    given = []
+    for item in items or []:
+        name, sep, output = item.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter("use NAME=OUTPUT", param_hint="--tool-result")
+        given.append({"name": name.strip(), "output": output})
+    return given
+
+
+def _print_support(answer: ragkit.Answer) -> None:
+    """Sentences the passages do not support, marked (verification in ragkit.verify)."""
+    weak = [x for x in answer.support if x.factual and not x.supported]
+    if answer.supported_share is not None:
+        sys.stdout.write(f"supported: {answer.supported_share:.0%} of the answer's "
+                         "factual sentences\n")
+    for x in weak:
+        why = "wrong citation" if x.wrong_citation else "not supported by the passages"
+        sys.stdout.write(f"  ✗ {why}: {x.text}\n")
 
 
 @app.command()
@@ -191,6 +213,13 @@ def ask(
         help="A tool result you already have (repeatable).")] = None,
     tools: Tools = None,
     few_shot: FewShot = None,
+    best_of: Annotated[int | None, typer.Option(
+        "--best-of", min=1, max=8, help="Generate N answers, keep the best supported one.")
+    ] = None,
+    reasoning: Annotated[str | None, typer.Option(
+        "--reasoning", help="none, cot or least_to_most (default: the setting).")] = None,
+    cache: Annotated[bool | None, typer.Option(
+        "--cache/--no-cache", help="Use the response cache (setting `cache`).")] = None,
     temperature: Temperature = None,
     top_p: TopP = None,
     sampling_top_k: SamplingTopK = None,
@@ -205,12 +234,7 @@ def ask(
     """Answer QUESTION from the knowledge base, streaming, then list the sources."""
     _check_mode(mode)
     _need_kb(kb)
-    given = []
-    for item in tool_result or []:
-        name, sep, output = item.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter("use NAME=OUTPUT", param_hint="--tool-result")
-        given.append({"name": name.strip(), "output": output})
+    given = _tool_results(tool_result)
     if top_k is not None:
         typer.echo("Warning: --top-k is deprecated (it read like the passage count); use "
                    "--sampling-top-k. --k is the passage count.", err=True)
@@ -220,11 +244,11 @@ def ask(
     try:
         options = AskOptions(k=k, mode=mode, filters=filters, tool_results=given,
                              generation={n: v for n, v in gen.items() if v is not None},
-                             use_tools=tools, few_shot=few_shot)
+                             use_tools=tools, few_shot=few_shot, best_of=best_of,
+                             reasoning=reasoning, use_cache=cache)
         stream = open_rag(kb).stream(question, options)
         if as_json:
-            answer = stream.answer
-            out = answer.to_dict(prompt=show_prompt)
+            out = stream.answer.to_dict(prompt=show_prompt)
             sys.stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
             return
         answer = _echo(stream, show_prompt)
@@ -282,47 +306,7 @@ def chat(
         raise _fail(exc) from exc
 
 
-eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval quality.")
 app.add_typer(eval_app, name="eval")
-
-
-@eval_app.command("retrieval")
-def eval_retrieval(
-    dataset: Annotated[Path, typer.Argument(help="BEIR-format folder: corpus.jsonl, "
-                                            "queries.jsonl, qrels/test.tsv.")],
-    mode: Annotated[
-        list[str] | None, typer.Option("--mode", help="Mode(s) to evaluate (default: all).")
-    ] = None,
-    k: Annotated[int, typer.Option("--k", min=10, help="Documents ranked per query.")] = 100,
-    kb: Annotated[
-        Path | None, typer.Option("--kb", help="Keep the knowledge base here (default: a "
-                                  "temporary folder, deleted afterwards).")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """nDCG@10, Recall@10, Recall@100 and MRR@10 of each retrieval mode on DATASET."""
-    modes = mode or list(MODES)
-    for m in modes:
-        _check_mode(m)
-    try:
-        result = evaluate_retrieval(dataset, modes=modes, k=k, kb=kb)
-    except RagkitError as exc:
-        raise _fail(exc) from exc
-    if as_json:
-        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"{result['dataset']}: {result['queries']} queries, "
-                  f"{result['documents']} documents", title_justify="left")
-    metrics = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
-    table.add_column("mode")
-    for m in metrics:
-        table.add_column(m, justify="right")
-    for m, values in result["results"].items():
-        table.add_row(m, *(f"{values[x]:.4f}" for x in metrics))
-    Console().print(table)
 
 
 def ui_script() -> Path:

@@ -12,11 +12,11 @@ sampling top-k is ``top_k`` as llama.cpp and OpenAI-compatible servers name it.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ragkit._renamed import renamed
 from ragkit.errors import ValidationError
 from ragkit.settings import Settings
 
@@ -111,11 +111,5 @@ def renamed_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
     ...     renamed_overrides({"top_k": 5})
     {'sampling_top_k': 5}
     """
-    out = dict(overrides)
-    for old, new in RENAMED.items():
-        if old in out:
-            warnings.warn(f"generation option {old!r} is now {new!r} ({old!r} alone was "
-                          "ambiguous with the passage count)", DeprecationWarning, stacklevel=3)
-            value = out.pop(old)
-            out.setdefault(new, value)
-    return out
+    return renamed(overrides, RENAMED, "generation option",
+                   " (top_k alone read like the passage count)")

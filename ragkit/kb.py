@@ -6,7 +6,7 @@ A knowledge base is one folder::
       ragkit.toml         settings of this knowledge base (optional; marks the folder)
       chroma/             the embedded Chroma store (absent with a Chroma server)
       manifest.sqlite3    files ingested, chunk ids, the keyword record (ragkit.storage)
-      manifest.bm25/      the BM25 scorer, rebuilt per generation (ragkit.retrieval.keyword)
+      bm25/               the BM25 scorer, one folder per generation (ragkit.retrieval.keyword)
       chat.sqlite3        chat sessions and the ask log (ragkit.history)
       ingest.lock         held by the one process writing (ingest, delete)
       documents/          uploads (setting ``documents_dir``)

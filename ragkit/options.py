@@ -19,6 +19,7 @@ from typing import Any, TypedDict
 
 from ragkit.errors import ValidationError
 from ragkit.generation import GenerationOptions, renamed_overrides
+from ragkit.reasoning import MODES as REASONING
 from ragkit.retrieval.filters import parse_filters
 from ragkit.retrieval.retriever import check_mode
 from ragkit.tools import ToolResult
@@ -34,7 +35,9 @@ class AskOptions:
     "output"}``), ``use_tools`` / ``few_shot`` (turn the tool step / examples off or on),
     ``chat_template`` (a LangChain ``ChatPromptTemplate`` for this call).
     Generation: ``generation``, overrides of :class:`~ragkit.generation.GenerationOptions`
-    fields (``{"temperature": 0.7, "sampling_top_k": 20}``).
+    fields (``{"temperature": 0.7, "sampling_top_k": 20}``); ``best_of`` candidates,
+    ``reasoning`` ('none', 'cot', 'least_to_most') and ``use_cache`` (False: neither read
+    nor write the response cache) override the settings of the same names.
     """
 
     k: int | None = None
@@ -46,17 +49,26 @@ class AskOptions:
     few_shot: bool | None = None
     chat_template: Any = None
     generation: Mapping[str, Any] = field(default_factory=dict)
+    best_of: int | None = None
+    reasoning: str | None = None
+    use_cache: bool | None = None
 
     def __post_init__(self) -> None:
         if self.k is not None and (not isinstance(self.k, int) or isinstance(self.k, bool)
-                                   or not 1 <= self.k <= 100):
-            raise ValidationError(f"k (passages) must be an integer in [1, 100], got {self.k!r}")
+                                   or self.k < 1):
+            raise ValidationError(f"k (passages) must be an integer >= 1, got {self.k!r}")
         if self.mode is not None:
             check_mode(self.mode)
         if self.filters is not None:
             parse_filters(self.filters)  # raises on a malformed filter
         object.__setattr__(self, "tool_results",
                            tuple(ToolResult.coerce(r) for r in self.tool_results or ()))
+        if self.best_of is not None and (not isinstance(self.best_of, int)
+                                         or not 1 <= self.best_of <= 8):
+            raise ValidationError(f"best_of must be an integer in [1, 8], got {self.best_of!r}")
+        if self.reasoning is not None and self.reasoning not in REASONING:
+            raise ValidationError(f"reasoning {self.reasoning!r}: use one of "
+                                  f"{', '.join(REASONING)}")
         generation = renamed_overrides(self.generation or {})
         GenerationOptions().with_overrides(generation)  # unknown names and ranges, now
         object.__setattr__(self, "generation", generation)
@@ -90,3 +102,6 @@ class AskKwargs(TypedDict, total=False):
     few_shot: bool | None
     chat_template: Any
     generation: Mapping[str, Any]
+    best_of: int | None
+    reasoning: str | None
+    use_cache: bool | None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-import warnings
 from collections.abc import Sequence
 from contextvars import ContextVar
 from pathlib import Path
@@ -22,6 +21,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ragkit._models import BUNDLED_EMBEDDING, BUNDLED_LLM
+from ragkit._renamed import renamed
 from ragkit.errors import ConfigError
 
 SETTINGS_FILE = "ragkit.toml"
@@ -148,6 +148,43 @@ class Settings(BaseSettings):
         "names registered on the RAG); empty: no tool step.",
     )
     max_tool_calls: int = Field(2, ge=0, le=8, description="Most tool calls for one question.")
+    reasoning: Literal["none", "cot", "least_to_most"] = Field(
+        "none",
+        description="'cot': the model reasons step by step before answering; "
+        "'least_to_most': it answers simpler sub-questions first; 'none': it answers at once. "
+        "The reasoning is kept out of the answer (templates reasoning_*.j2; see "
+        "docs/answer-quality.md for what each measured).",
+    )
+    best_of: int = Field(
+        1, ge=1, le=8,
+        description="Generate n candidate answers and keep the one whose sentences the "
+        "passages support best (the others are in Answer.candidates); 1: one answer, streamed.",
+    )
+    best_of_temperature: float = Field(
+        0.7, ge=0.0, le=2.0,
+        description="Sampling temperature of best-of-n's extra candidates (the first one uses "
+        "`temperature`).",
+    )
+    support_threshold: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Least support score (overlap of content words, numbers and Han "
+        "bigrams with a passage) for a sentence to count as supported; chosen by measurement "
+        "(docs/answer-quality.md).",
+    )
+    cache: Literal["off", "exact", "semantic"] = Field(
+        "off",
+        description="LLM response cache in KB/cache.sqlite3: 'exact' (same prompt), "
+        "'semantic' (a similar question that retrieved the same passages) or 'off'. Entries "
+        "of an older knowledge-base state are never served.",
+    )
+    cache_similarity: float = Field(
+        0.95, ge=0.5, le=1.0,
+        description="Least cosine similarity of two questions' embeddings for a semantic "
+        "cache hit.",
+    )
+    cache_max_entries: int = Field(
+        1000, ge=1, description="Most cached answers kept; the least recently used go first.",
+    )
     log_asks: bool = Field(
         True, description="Log each ask (question, chunk ids, prompt hash, answer, timings) "
         "to chat.sqlite3 in the knowledge-base folder.",
@@ -259,13 +296,7 @@ class Settings(BaseSettings):
     def _renamed(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        for old, new in RENAMED.items():
-            if old in data:
-                warnings.warn(f"setting {old!r} is now {new!r}; rename it in ragkit.toml or "
-                              "your code", DeprecationWarning, stacklevel=2)
-                value = data.pop(old)
-                data.setdefault(new, value)
-        return data
+        return renamed(data, RENAMED, "setting", "; rename it in ragkit.toml or your code")
 
     @model_validator(mode="after")
     def _budget(self) -> Settings:
@@ -372,12 +403,7 @@ def save_settings(kb: str | Path, **changes: Any) -> Settings:
     for old, new in RENAMED.items():  # the file is rewritten anyway: under the new name
         if old in data:
             data.setdefault(new, data.pop(old))
-    for key, value in list(changes.items()):
-        if key in RENAMED:
-            warnings.warn(f"setting {key!r} is now {RENAMED[key]!r}", DeprecationWarning,
-                          stacklevel=2)
-            changes[RENAMED[key]] = changes.pop(key)
-            data.pop(key, None)
+    changes = renamed(changes, RENAMED, "setting")
     for key, value in changes.items():
         if key not in Settings.model_fields:
             raise ConfigError(f"Unknown setting {key!r}; see docs/configuration.md.")

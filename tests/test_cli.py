@@ -139,6 +139,18 @@ class TestAskCLI:
         assert answer.strip()
         assert "great_wall_zh.txt" in sources
 
+    def test_old_top_k_flag_still_works_with_a_warning(self, cli_kb) -> None:
+        kb, _ = cli_kb
+        out = run(str(BIN / "ragkit"), "ask", "How many moons does Jupiter have?", "--kb",
+                  str(kb), "--top-k", "5", "--max-tokens", "4", "--json", cwd=kb.parent)
+        assert out.returncode == 0, out.stderr
+        assert "--top-k is deprecated" in out.stderr and "--sampling-top-k" in out.stderr
+        assert json.loads(out.stdout)["answer"] is not None
+        new = run(str(BIN / "ragkit"), "ask", "How many moons does Jupiter have?", "--kb",
+                  str(kb), "--sampling-top-k", "5", "--max-tokens", "4", "--json",
+                  cwd=kb.parent)
+        assert new.returncode == 0 and "deprecated" not in new.stderr
+
     def test_not_a_knowledge_base(self, tmp_path: Path) -> None:
         out = run(str(BIN / "ragkit"), "ask", "hi", "--kb", str(tmp_path / "none"), cwd=tmp_path)
         assert out.returncode == 1 and "ragkit-ingest" in out.stderr
@@ -156,6 +168,14 @@ class TestAskCLI:
 
 
 class TestRetrieveCLI:
+    def test_the_app_reads_the_working_directorys_ragkit_toml(self, cli_kb,
+                                                              tmp_path: Path) -> None:
+        kb, _ = cli_kb
+        (tmp_path / "ragkit.toml").write_text("passages = 1\n")
+        args = (str(BIN / "ragkit"), "retrieve", "llama", "--kb", str(kb), "--json")
+        assert len(json.loads(run(*args, cwd=tmp_path).stdout)["hits"]) == 1
+        assert len(json.loads(run(*args, cwd=kb.parent).stdout)["hits"]) == 4
+
     def test_json_contract(self, cli_kb) -> None:
         kb, _ = cli_kb
         for mode in ("dense", "bm25", "hybrid"):

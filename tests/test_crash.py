@@ -16,8 +16,7 @@ import psutil
 import pytest
 
 from ragkit import RAG
-from ragkit.ingestion.manifest import Manifest
-from ragkit.retrieval import keyword
+from ragkit.storage import Manifest, keyword_record
 
 DRIVER = textwrap.dedent(
     """
@@ -52,7 +51,7 @@ def state(kb: Path, rag: RAG) -> tuple[set[str], int, dict[str, tuple[str, ...]]
     finally:
         manifest.close()
     with sqlite3.connect(kb / "manifest.sqlite3") as db:
-        indexed = keyword.chunk_ids(db)
+        indexed = keyword_record.chunk_ids(db)
     return rag.store.ids(), rag.count(), rows, indexed
 
 

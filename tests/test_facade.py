@@ -175,6 +175,20 @@ class TestSettingsChanges:
         with pytest.raises(BackendError, match="127.0.0.1:9"):
             _ = rag.store  # rebuilt for the server, which is not there
 
+    def test_update_keeps_overrides_files_and_a_given_settings_object(
+        self, tmp_path: Path
+    ) -> None:
+        (tmp_path / "ragkit.toml").write_text("max_tokens = 99\n")  # the working directory's
+        rag = RAG(tmp_path / "a", llm=EchoLLM(), settings_files=["ragkit.toml"], passages=3)
+        rag.update_settings(temperature=0.5, passages=5)
+        s = rag.settings
+        assert (s.temperature, s.passages, s.max_tokens) == (0.5, 3, 99), "arguments win"
+        given = RAG(tmp_path / "b", llm=EchoLLM(), settings=Settings(max_tokens=64))
+        given.update_settings(temperature=0.3)
+        assert (given.settings.max_tokens, given.settings.temperature) == (64, 0.3)
+        with pytest.raises(ConfigError, match="complete_json"):
+            given.update_settings(tools=["calculator"])  # the kept LLM cannot call tools
+
     def test_capabilities_are_checked_once_when_given(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="complete_json"):
             RAG(tmp_path, llm=EchoLLM(), tools=["calculator"])

@@ -11,6 +11,7 @@ from ragkit import RAG, LockedError, NotFoundError, Settings
 from ragkit._lock import writer_lock
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.parse import file_hash, parse_file
+from ragkit.ports import TokenizerFile
 
 from .conftest import SAMPLE_FILES
 
@@ -165,6 +166,54 @@ class TestIncremental:
             other.count()
 
 
+class NoTokenizerFile:
+    """The real model behind an embedder that does not offer :class:`TokenizerFile`."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.name, self.dimension, self.max_tokens = "wrapped-minilm", inner.dimension, 256
+
+    def embed_documents(self, texts):
+        return self._inner.embed_documents(texts)
+
+    def embed_query(self, text):
+        return self._inner.embed_query(text)
+
+    def count_tokens(self, text):
+        return self._inner.count_tokens(text)
+
+
+class TestParseWorkers:
+    def test_an_embedder_without_a_tokenizer_file_parses_in_process(
+        self, tmp_path: Path, embedder, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        assert isinstance(embedder, TokenizerFile)
+        wrapped = NoTokenizerFile(embedder)
+        assert not isinstance(wrapped, TokenizerFile)
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        for i in range(8):  # enough files for the pool
+            (docs / f"n{i}.md").write_text(f"# Note {i}\n\nLlamas hum, note {i}.\n")
+        rag = RAG(tmp_path / "kb", settings=Settings(workers=2), embedder=wrapped)
+        with caplog.at_level("WARNING", logger="ragkit.ingestion.pipeline"):
+            report = rag.ingest(docs)
+        assert report.ok and len(report.ingested) == 8 and report.parse_workers == 0
+        note = ("parsed in-process: embedder 'wrapped-minilm' offers no tokenizer file for "
+                "parser workers (see ragkit.ports.TokenizerFile)")
+        assert note in report.notes and report.to_dict()["notes"] == report.notes
+        assert report.to_dict()["parse_workers"] == 0
+        assert any("tokenizer_path" in r.getMessage() for r in caplog.records)
+
+    def test_few_files_parse_in_process_without_a_note(self, tmp_path: Path, embedder) -> None:
+        docs = tmp_path / "docs"
+        docs.mkdir()
+        (docs / "one.md").write_text("# One\n\nOne file.\n")
+        rag = RAG(tmp_path / "kb", settings=Settings(workers=2),
+                  embedder=NoTokenizerFile(embedder))
+        report = rag.ingest(docs)
+        assert report.ok and report.parse_workers == 0 and report.notes == []
+
+
 @pytest.mark.slow
 def test_a_worker_dying_fails_only_its_file(
     tmp_path: Path, samples: Path, embedder, monkeypatch: pytest.MonkeyPatch
@@ -185,3 +234,4 @@ def test_a_worker_dying_fails_only_its_file(
         ("poison.md", "the parser process died on this file")
     ]
     assert len(report.ingested) == len(SAMPLE_FILES) + 6
+    assert report.parse_workers == 2

@@ -14,7 +14,6 @@ import pytest
 from ragkit._offline import OFFLINE_ENV, apply_offline_defaults
 from ragkit.errors import ConfigError
 
-
 SCOPE_PROBE = textwrap.dedent(
     """
     import json, os, sys

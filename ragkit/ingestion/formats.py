@@ -1,9 +1,11 @@
 """Partitioners for the formats beyond parse.py's own: PPTX, XLSX, CSV/TSV, EML, RST, JSON.
 
 Each takes ``(filename, languages)`` and returns unstructured elements, like the partitioners
-in :mod:`ragkit.ingestion.parse`, which looks suffixes up in :data:`PARTITIONERS`. Nothing
-here needs a binary or the network: RTF, ODT, EPUB and Org need pandoc in unstructured and
-are left out, and RST goes through docutils instead of pandoc.
+in :mod:`ragkit.ingestion.parse`, which looks suffixes up in :data:`PARTITIONERS` (parse
+imports this module, never the other way round; both decode text with
+:mod:`ragkit.ingestion.decode`). Nothing here needs a binary or the network: RTF, ODT, EPUB
+and Org need pandoc in unstructured and are left out, and RST goes through docutils instead
+of pandoc.
 """
 
 from __future__ import annotations
@@ -20,12 +22,10 @@ from typing import Any
 from unstructured.documents.elements import Element, ElementMetadata, NarrativeText, Title
 
 from ragkit.errors import ParseError
+from ragkit.ingestion.decode import read_text
 
 
 def _read_text(filename: str) -> str:
-    # parse.py imports this module lazily, so importing it here is not circular
-    from ragkit.ingestion.parse import read_text
-
     return read_text(Path(filename))
 
 

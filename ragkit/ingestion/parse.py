@@ -7,7 +7,6 @@ detection, the per-format ones 5-11 ms. PDFs take a lighter route, see :func:`_p
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import itertools
 import re
@@ -18,65 +17,17 @@ from typing import Any
 from ragkit._types import Block, Document
 from ragkit.errors import ParseError
 from ragkit.ingestion._spacy import use_bundled_spacy_model
+from ragkit.ingestion.decode import read_text
 
 _SENTENCE_END = re.compile(r"[.!?。！？；;:：]$")
 _MAX_TITLE_CHARS = 120
 
 
-#: a "line" longer than this is not prose (minified data, a binary dump): refused
-MAX_LINE_CHARS = 1_000_000
 #: Office files are zip archives; refuse one that expands beyond this, or by more than
 #: ZIP_MAX_RATIO times its size once it expands beyond ZIP_RATIO_FLOOR (a zip bomb)
 ZIP_MAX_BYTES = 512 * 1024 * 1024
 ZIP_MAX_RATIO = 100
 ZIP_RATIO_FLOOR = 20 * 1024 * 1024
-
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
-
-def read_text(path: Path) -> str:
-    """Decode a text file: a UTF-16/32 byte-order mark, else UTF-8 (BOM allowed), else
-    GB18030 (legacy Chinese), else refuse.
-
-    Raises ParseError naming the first bad byte and its offset.
-    """
-    data = path.read_bytes()
-    for bom, codec in _BOMS:  # UTF-32 first: its LE mark starts with UTF-16's
-        if data.startswith(bom):
-            try:
-                return _check_lines(data.decode(codec))
-            except UnicodeDecodeError as exc:
-                raise ParseError(f"broken {codec.upper()} text: {exc.reason}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as utf8_error:
-        try:
-            text = data.decode("gb18030")
-        except UnicodeDecodeError:
-            bad = data[utf8_error.start : utf8_error.start + 1]
-            raise ParseError(
-                f"not UTF-8 or GB18030 text (byte 0x{bad.hex()} at offset {utf8_error.start}); "
-                "convert it to UTF-8"
-            ) from None
-        if "\x00" in text:
-            raise ParseError("binary data, not text (NUL bytes)") from None
-    return _check_lines(text)
-
-
-def _check_lines(text: str) -> str:
-    longest = max((len(line) for line in text.splitlines()), default=0)
-    if longest > MAX_LINE_CHARS:
-        raise ParseError(
-            f"a single line of {longest:,} characters (over {MAX_LINE_CHARS:,}): not prose; "
-            "split it into lines or paragraphs"
-        )
-    return text
 
 
 def check_zip(path: Path) -> None:
@@ -128,6 +79,8 @@ def _partitioner(suffix: str) -> Callable[..., list[Any]] | None:
         return partition_docx
     if suffix == ".pdf":
         return _pdf
+    # imported when first needed (here and in supported()): formats loads unstructured's
+    # element classes, which `import ragkit` should not pay for
     from ragkit.ingestion.formats import PARTITIONERS
 
     return PARTITIONERS.get(suffix)

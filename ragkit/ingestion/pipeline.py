@@ -17,103 +17,35 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ragkit._terms import TOKENIZER_VERSION, terms_of
 from ragkit._types import Document
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
-from ragkit.ingestion.manifest import FileRecord, Manifest
 from ragkit.ingestion.parse import file_hash, supported
+from ragkit.ingestion.report import Failure, IngestReport, Progress, Skipped
 from ragkit.ingestion.workers import ChunkConfig, Job, Parsed, make_pool, process, work_in_pool
-from ragkit.ports import Embedder, VectorStore
-from ragkit.retrieval.keyword import refresh as refresh_keyword
-from ragkit.retrieval.keyword import terms_of
+from ragkit.ports import Embedder, TokenizerFile, VectorStore
 from ragkit.settings import Settings
+from ragkit.storage import FileRecord, Manifest
+
+__all__ = ["Failure", "IngestReport", "Progress", "Refresh", "Skipped", "fingerprint",
+           "ingest_documents", "repair", "run_ingest"]
 
 log = logging.getLogger(__name__)
 
 #: bump when ragkit's parsing or chunking logic changes what a file turns into
 PIPELINE_VERSION = 2
+#: rebuilds what derives from the manifest at this path (the BM25 scorer), after a run
+Refresh = Callable[[Path], object]
 #: fewer files than this to parse: parse in this process (starting workers costs seconds)
 MIN_JOBS_FOR_POOL = 8
 #: files submitted to the workers ahead of the one the main process waits for: enough for
 #: the workers to keep parsing while the main process embeds a whole batch (a file's chunks
 #: wait in memory, so this bounds memory, not the corpus size)
 PARSE_AHEAD = 32
-
-
-@dataclass
-class Failure:
-    path: str
-    error: str
-
-
-@dataclass
-class Skipped:
-    path: str
-    reason: str
-
-
-@dataclass
-class IngestReport:
-    """What one ingest run did; ``to_dict()`` is the ``ragkit-ingest --json`` object."""
-
-    seen: int = 0
-    ingested: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-    chunks_added: int = 0
-    chunks_removed: int = 0
-    chunks_total: int = 0
-    seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    dry_run: bool = False
-    #: where the time went: parse and chunk are summed over workers (they overlap with the
-    #: rest); embed, store and wait (for parse results) are on the main process's clock
-    timings: dict[str, float] = field(
-        default_factory=lambda: dict.fromkeys(("parse", "chunk", "embed", "store", "wait"), 0.0)
-    )
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "files": {
-                "seen": self.seen,
-                "ingested": len(self.ingested),
-                "unchanged": len(self.unchanged),
-                "removed": len(self.removed),
-                "failed": len(self.failures),
-                "skipped": len(self.skipped),
-            },
-            "failures": [{"path": f.path, "error": f.error} for f in self.failures],
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "chunks": {
-                "added": self.chunks_added,
-                "removed": self.chunks_removed,
-                "total": self.chunks_total,
-            },
-            "seconds": round(self.seconds, 3),
-            "notes": self.notes,
-            "dry_run": self.dry_run,
-            "timings": {k: round(v, 3) for k, v in self.timings.items()},
-        }
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Sent to the progress callback after each file."""
-
-    done: int
-    total: int
-    path: str
-    chunks: int
 
 
 def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
@@ -143,10 +75,15 @@ def repair(store: VectorStore, manifest: Manifest) -> int:
         log.info("repaired: %d orphan chunks, %d incomplete files", len(orphans), len(incomplete))
     # the keyword index commits with the rows, so this finds nothing unless the knowledge
     # base predates the index or the tokenizer changed
-    synced = manifest.sync_keyword(store.get)
+    synced = manifest.sync_keyword(store.get, terms=terms_of, tokenizer=TOKENIZER_VERSION)
     if synced:
         log.info("keyword index: %d chunks added, removed or re-tokenized", synced)
     return len(orphans) + len(incomplete)
+
+
+def _tokenizer_file(embedder: Embedder) -> str:
+    """The tokenizer folder parser workers can load, or "" (:class:`TokenizerFile`)."""
+    return embedder.tokenizer_path if isinstance(embedder, TokenizerFile) else ""
 
 
 class _Run:
@@ -166,7 +103,7 @@ class _Run:
             max_tokens=fp["max_tokens"],
             overlap=settings.chunk_overlap,
             fingerprint=self.fp_json,
-            tokenizer=getattr(embedder, "tokenizer_path", ""),
+            tokenizer=_tokenizer_file(embedder),
         )
         self.report = IngestReport()
         self.pending: list[Parsed] = []
@@ -222,11 +159,27 @@ class _Run:
         self.changed_settings.update(k for k in self.fp if old.get(k) != self.fp[k])
 
     # -- stage 2: parse, in workers or here ---------------------------------------------
-    def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
+    def pool_size(self, jobs: int) -> int:
+        """How many parser processes to start for ``jobs`` files (0: parse here); when
+        workers would be used but the embedder cannot give them its tokenizer, say so."""
         workers = self.settings.workers
         if workers is None:
             workers = min(os.cpu_count() or 1, 4)
-        if workers < 1 or len(jobs) < MIN_JOBS_FOR_POOL or not self.config.tokenizer:
+        if workers < 1 or jobs < MIN_JOBS_FOR_POOL:
+            return 0
+        if not self.config.tokenizer:
+            name = getattr(self.embedder, "name", type(self.embedder).__name__)
+            note = (f"parsed in-process: embedder {name!r} offers no tokenizer file for "
+                    "parser workers (see ragkit.ports.TokenizerFile)")
+            log.warning("%s; give the embedder a `tokenizer_path` (a local tokenizer.json "
+                        "folder) to parse %d files in %d processes", note, jobs, workers)
+            self.report.notes.append(note)
+            return 0
+        return workers
+
+    def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
+        workers = self.report.parse_workers = self.pool_size(len(jobs))
+        if workers == 0:
             for job in jobs:
                 yield process(job, self.config, self.embedder.count_tokens)
             return
@@ -325,11 +278,12 @@ class _Run:
             self.report.chunks_removed += len(record.chunk_ids)
             self.manifest.delete(source)
 
-    def finish(self, started: float) -> IngestReport:
-        """Rebuild the BM25 scorer once for what was committed (not in a dry run), total up."""
-        if not self.report.dry_run:
+    def finish(self, started: float, refresh: Refresh | None) -> IngestReport:
+        """Rebuild what derives from the manifest once (``refresh``; not in a dry run), and
+        total up."""
+        if refresh is not None and not self.report.dry_run:
             t = time.perf_counter()
-            refresh_keyword(self.manifest.path)
+            refresh(self.manifest.path)
             self.report.timings["keyword_index"] = time.perf_counter() - t
         self.report.chunks_total = self.store.count()
         self.report.seconds = time.perf_counter() - started
@@ -360,11 +314,12 @@ def ingest_documents(
     embedder: Embedder,
     store: VectorStore,
     manifest: Manifest,
+    refresh: Refresh | None = None,
 ) -> IngestReport:
     """Add already-parsed documents (no files: e.g. records from another app or a BEIR
     corpus). Each ``Document.source`` is its key: the same source with the same id is left
-    unchanged, with another id it is replaced. Same batches, manifest and keyword index as
-    :func:`run_ingest`; nothing is removed."""
+    unchanged, with another id it is replaced. Same batches, manifest, keyword record and
+    ``refresh`` as :func:`run_ingest`; nothing is removed."""
     started = time.perf_counter()
     run = _Run(settings, embedder, store, manifest, None)
     if repair(store, manifest):
@@ -384,7 +339,7 @@ def ingest_documents(
         terms = [terms_of(c.text) for c in chunks]
         run.take(Parsed(job, chunks, None, 0.0, time.perf_counter() - t, terms))
     run.flush()
-    return run.finish(started)
+    return run.finish(started, refresh)
 
 
 def run_ingest(
@@ -396,11 +351,15 @@ def run_ingest(
     manifest: Manifest,
     progress: Callable[[Progress], None] | None = None,
     dry_run: bool = False,
+    refresh: Refresh | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a file that fails is reported and the rest go on.
 
     With ``dry_run`` nothing is parsed or written: the report lists what would be
-    ingested (new or changed files) and removed.
+    ingested (new or changed files) and removed. ``refresh`` is called once at the end
+    with the manifest's path, to rebuild what derives from it (the façade passes
+    :func:`ragkit.retrieval.keyword.refresh`, so the first question after an ingest does
+    not build the BM25 scorer); its time is ``timings["keyword_index"]``.
 
     Raises:
         NotFoundError: a path does not exist (nothing is ingested).
@@ -438,4 +397,4 @@ def run_ingest(
             run.take(item)
         run.flush()
     run.remove_missing(roots, {str(f) for f in found.files})
-    return run.finish(started)
+    return run.finish(started, refresh)

@@ -17,11 +17,12 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ragkit import _offline
+from ragkit._terms import terms_of
 from ragkit._types import Chunk
 from ragkit.errors import RagkitError
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.parse import parse_file
-from ragkit.retrieval.keyword import terms_of
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class ChunkConfig:
     max_tokens: int
     overlap: int
     fingerprint: str
-    tokenizer: str  #: folder or name of the embedding model's tokenizer ("" = given counter)
+    #: the embedder's tokenizer folder (:class:`ragkit.ports.TokenizerFile`), loaded by each
+    #: worker; "" when it has none, and then only :func:`process` with a counter is used
+    tokenizer: str
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,8 @@ def _exit_with(parent_pid: int) -> None:
 def _init_worker(config: ChunkConfig, parent_pid: int) -> None:
     global _config, _count
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    _offline.apply_offline_defaults()  # before transformers reads the environment
     from transformers import AutoTokenizer
-
-    import ragkit  # noqa: F401  (offline defaults before transformers loads)
 
     tok = AutoTokenizer.from_pretrained(config.tokenizer, local_files_only=True)
     _config = config

@@ -164,14 +164,17 @@ def build_prompt(
     tool_result_tokens: int = 256,
     count_messages: Callable[[list[dict[str, str]]], int] | None = None,
     chat_template: Any = None,
+    instruction: str = "",
 ) -> Prompt:
     """Return the messages for ``question`` within ``budget`` tokens; see the module doc.
 
     ``chat_template``: a LangChain ``ChatPromptTemplate`` to use instead of the Jinja2
     message layout; it may use the variables ``system``, ``examples``, ``history``,
-    ``context`` and ``question``.
+    ``context`` and ``question``. ``instruction``: trusted text put after the question in
+    its turn (a reasoning template's request), never cut.
     """
-    layout = _Layout(templates or Templates(), neutralise(question), few_shot_mode,
+    asked = neutralise(question) + (f"\n\n{instruction}" if instruction else "")
+    layout = _Layout(templates or Templates(), asked, few_shot_mode,
                      chat_template, count, count_messages)
     dropped: list[str] = []
     results = _cut_tool_results(tool_results, tool_result_tokens, count, dropped)

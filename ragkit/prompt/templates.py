@@ -22,6 +22,9 @@ TEMPLATES: dict[str, str] = {
     "tools.j2": "the tool-results section inside the passages message",
     "condense.j2": "the request to rewrite a chat follow-up as a standalone question",
     "tool_choice.j2": "the system prompt of the tool-call step",
+    "reasoning_cot.j2": "after the question when reasoning='cot': think step by step first",
+    "reasoning_least_to_most.j2": "after the question when reasoning='least_to_most': "
+    "sub-questions first",
 }
 
 

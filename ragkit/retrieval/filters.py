@@ -22,14 +22,11 @@ from pathlib import PurePath
 from typing import Any
 
 from ragkit.errors import ValidationError
+from ragkit.storage import SqlFilter, chunk_filter
+
+__all__ = ["Filters", "SqlFilter", "parse_filters", "resolve"]
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-@dataclass(frozen=True)
-class SqlFilter:
-    sql: str
-    params: list[Any]
 
 
 @dataclass(frozen=True)
@@ -54,15 +51,8 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
     def sql(self) -> SqlFilter | None:
-        parts: list[str] = []
-        params: list[Any] = []
-        if self.sources is not None:
-            parts.append(f"c.source IN ({','.join('?' * len(self.sources))})")
-            params += sorted(self.sources)
-        for key, value in self.meta:
-            parts.append(f"json_extract(c.meta, '$.{key}') = ?")
-            params.append(value)
-        return SqlFilter(" AND ".join(parts), params) if parts else None
+        """The same conditions for the keyword record (None: no condition)."""
+        return chunk_filter(self.sources, self.meta)
 
 
 def parse_filters(items: Iterable[str] | Mapping[str, str] | None) -> dict[str, str]:

@@ -1,23 +1,14 @@
-"""Words for the keyword index, from English, Chinese and mixed text.
+"""The terms of a question: :func:`ragkit._terms.tokenize` less the stopwords.
 
-Text is NFKC-normalised (full-width letters and digits become ASCII) and lower-cased; runs
-of letters and digits are words; runs of Han characters are segmented by jieba in its
-search mode, which yields the words and also the shorter words inside long ones (中华人民
-共和国 → 中华, 华人, 人民, 共和, 共和国, 中华人民共和国), so a query can match either.
-jieba's dictionary ships inside its package: nothing is downloaded.
+How texts become terms is :mod:`ragkit._terms` (shared with ingestion, which makes the
+terms of each chunk); what is left out of *questions* is decided here.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
-import unicodedata
-from typing import Any
+from ragkit._terms import tokenize
 
-_WORDS = re.compile(r"[0-9a-z]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_lock = threading.Lock()
-_jieba: Any = None
+__all__ = ["STOPWORDS", "query_terms", "tokenize"]
 
 #: left out of queries (not of the index): they match nearly every passage and only slow
 #: the search down; BM25 would weigh them near zero anyway
@@ -35,37 +26,12 @@ STOPWORDS = frozenset(
 )
 
 
-def _segmenter() -> Any:
-    global _jieba
-    with _lock:
-        if _jieba is None:
-            import jieba
-
-            logging.getLogger("jieba").setLevel(logging.WARNING)
-            jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
-            _jieba = jieba
-    return _jieba
-
-
-def tokenize(text: str) -> list[str]:
-    """The index terms of ``text``, in order.
-
-    >>> tokenize("The X-42 pump, 长城的历史")
-    ['the', 'x', '42', 'pump', '长城', '的', '历史']
-    """
-    out: list[str] = []
-    for m in _WORDS.finditer(unicodedata.normalize("NFKC", text).lower()):
-        word = m.group()
-        if word[0] < "\u3400":
-            out.append(word)
-        else:
-            out.extend(w for w in _segmenter().cut_for_search(word) if w.strip())
-    return out
-
-
 def query_terms(text: str) -> list[str]:
-    """The distinct terms of a question worth searching for, in order (no stopwords)."""
+    """The distinct terms of a question worth searching for, in order (no stopwords).
+
+    >>> query_terms("What is the ZX-9000's error E42?")
+    ['zx', '9000', 's', 'error', 'e42']
+    """
     seen: dict[str, None] = {}
     for word in tokenize(text):
         if word not in STOPWORDS:

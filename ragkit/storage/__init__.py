@@ -1,0 +1,20 @@
+"""Storage of a knowledge base's ``manifest.sqlite3``: the one package that knows its SQL.
+
+- :mod:`.schema`: tables, ``PRAGMA user_version`` and the migrations applied on open;
+- :mod:`.files`: the ``files`` table (:class:`FileRecord`);
+- :mod:`.keyword_record`: ``kw_chunks`` and ``kw_meta``, written with the rows and read by
+  :class:`KeywordRecord`;
+- :mod:`.manifest`: :class:`Manifest`, the writer, which commits a file's row and its
+  keyword rows in one transaction.
+
+Depends only on :mod:`ragkit._types` and :mod:`ragkit.errors`: ingestion and retrieval
+both build on it, never the other way round.
+"""
+
+from ragkit.storage.files import FileRecord
+from ragkit.storage.keyword_record import KeywordRecord, SqlFilter, chunk_filter
+from ragkit.storage.manifest import Manifest
+from ragkit.storage.schema import SCHEMA_VERSION
+
+__all__ = ["FileRecord", "KeywordRecord", "Manifest", "SCHEMA_VERSION", "SqlFilter",
+           "chunk_filter"]
