@@ -165,8 +165,11 @@ class Retrieval:
 class Citation:
     """A numbered passage of the prompt, as shown under an answer.
 
-    ``cited`` is true when the answer refers to it with its ``[n]`` marker; when the model
-    cited nothing, every passage it was given is listed with ``cited=False``.
+    ``cited`` is true when the answer refers to it with its ``[n]`` marker, or, when the
+    model wrote no marker, when verification found that it supports a sentence of the
+    answer (then ``attributed`` is true: ragkit, not the model, made the link). Passages
+    given to the model that back nothing are listed with ``cited=False`` ("given, not
+    cited").
     """
 
     n: int
@@ -178,6 +181,7 @@ class Citation:
     cited: bool = True
 
     flags: tuple[str, ...] = ()  #: injection patterns found in the passage
+    attributed: bool = False  #: cited by ragkit's verification, not by a marker
 
     @property
     def snippet(self) -> str:

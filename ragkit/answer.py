@@ -28,6 +28,7 @@ from ragkit.retrieval.retriever import Retriever
 from ragkit.settings import Settings
 from ragkit.steps import (
     Candidate,
+    attribute,
     choose,
     cite,
     flag,
@@ -284,6 +285,7 @@ class AnswerPipeline:
         t = time.perf_counter()
         answer.support = verify(answer.text, run.prompt, s.support_threshold)
         answer.supported_share = supported_share(answer.support)
+        attribute(answer)
         run.timings["verify_ms"] = ms_since(t)
         if run.candidates:
             _, others = choose(run.candidates)

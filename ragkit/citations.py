@@ -32,14 +32,14 @@ def _citation(p: Passage, cited: bool) -> Citation:
 def resolve_citations(text: str, passages: list[Passage]) -> tuple[list[Citation], list[int]]:
     """Return (citations, invalid marker numbers).
 
-    Cited passages come in passage order; a marker that points at no passage is returned
-    as invalid, never as a source. If the answer cites nothing valid, every passage it was
-    given is listed with ``cited=False``, so the user can still check the answer.
+    Cited passages come first, in passage order, then every other passage the model was
+    given with ``cited=False`` ("given, not cited"), so the user can check the answer
+    against all of them. A marker that points at no passage is returned as invalid, never
+    as a source.
     """
     by_n = {p.n: p for p in passages}
     numbers = cited_numbers(text)
     invalid = [n for n in numbers if n not in by_n]
-    cited = sorted(n for n in numbers if n in by_n)
-    if cited:
-        return [_citation(by_n[n], True) for n in cited], invalid
-    return [_citation(p, False) for p in passages], invalid
+    cited = {n for n in numbers if n in by_n}
+    return ([_citation(p, True) for p in passages if p.n in cited]
+            + [_citation(p, False) for p in passages if p.n not in cited]), invalid

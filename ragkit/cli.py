@@ -165,7 +165,8 @@ def _print_sources(answer: ragkit.Answer) -> None:
     for c in answer.citations:
         where = f", page {c.page}" if c.page is not None else ""
         section = f" — {c.section}" if c.section else ""
-        mark = "" if c.cited else " (given, not cited)"
+        mark = (" (given, not cited)" if not c.cited else
+                " (matched by ragkit: the model wrote no marker)" if c.attributed else "")
         flag = f"  ⚠ possible prompt injection: {', '.join(c.flags)}" if c.flags else ""
         sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}{flag}\n")
     if answer.invalid_markers:

@@ -45,6 +45,11 @@ CREATE TABLE IF NOT EXISTS asks (
 """
 
 
+#: columns added to ``asks`` after the first release (added on open when missing)
+_ADDED_COLUMNS = (("support", "TEXT"), ("supported_share", "REAL"), ("reasoning", "TEXT"))
+_JSON_COLUMNS = ("chunk_ids", "citations", "flagged", "tool_calls", "timings", "support")
+
+
 @dataclass(frozen=True)
 class Session:
     id: str
@@ -73,6 +78,10 @@ class ChatStore:
         self.path = Path(path)
         with self._db() as db:
             db.executescript(_SCHEMA)
+            have = {r[1] for r in db.execute("PRAGMA table_info(asks)")}
+            for column, kind in _ADDED_COLUMNS:  # logs written before these existed
+                if column not in have:
+                    db.execute(f"ALTER TABLE asks ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -140,7 +149,10 @@ class ChatStore:
         prompt = answer.prompt
         with self._db() as db:
             db.execute(
-                "INSERT INTO asks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                "INSERT INTO asks (id, created, session_id, question, standalone, chunk_ids, "
+                "prompt_hash, prompt_tokens, answer, citations, flagged, tool_calls, timings, "
+                "support, supported_share, reasoning) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ask_id, time.time(), answer.session_id, answer.question,
                  answer.standalone_question,
                  json.dumps([h.chunk.id for h in answer.hits]),
@@ -150,7 +162,9 @@ class ChatStore:
                  json.dumps([c.to_dict() for c in answer.citations], ensure_ascii=False),
                  json.dumps(answer.flagged, ensure_ascii=False),
                  json.dumps([t.to_dict() for t in answer.tool_calls], ensure_ascii=False),
-                 json.dumps(answer.timings)))
+                 json.dumps(answer.timings),
+                 json.dumps([x.to_dict() for x in answer.support], ensure_ascii=False),
+                 answer.supported_share, answer.reasoning))
         return ask_id
 
     def feedback(self, ask_id: str, rating: int, comment: str = "") -> None:
@@ -178,7 +192,8 @@ class ChatStore:
         out = []
         for r in rows:
             d = dict(r)
-            for key in ("chunk_ids", "citations", "flagged", "tool_calls", "timings"):
-                d[key] = json.loads(d[key])
+            for key in _JSON_COLUMNS:
+                d[key] = json.loads(d[key]) if d.get(key) is not None else (
+                    [] if key == "support" else d.get(key))
             out.append(d)
         return out

@@ -18,7 +18,8 @@ TEMPLATE = {"cot": "reasoning_cot.j2", "least_to_most": "reasoning_least_to_most
 #: the label that starts the final answer (English and Chinese, bold or not)
 _ANSWER = re.compile(r"(?:^|\n)\s*\**\s*(?:final answer|answer|答案|回答)\s*\**\s*[:：]\s*\**",
                      re.IGNORECASE)
-_REASONING = re.compile(r"^\s*\**\s*(?:reasoning|推理|思考)\s*\**\s*[:：]\s*", re.IGNORECASE)
+_REASONING = re.compile(r"^\s*\**\s*(?:reasoning|推理|思考)\s*\**\s*[:：]\s*\**\s*",
+                        re.IGNORECASE)
 
 
 def split_reasoning(text: str) -> tuple[str, str]:

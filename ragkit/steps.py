@@ -75,6 +75,19 @@ def verify(text: str, prompt: Prompt, threshold: float) -> list[SentenceSupport]
     return verify_answer(text, [(p.n, p.text) for p in prompt.passages], threshold=threshold)
 
 
+def attribute(answer: Answer) -> None:
+    """When the model wrote no valid marker, cite the passages that verification found
+    supporting the answer's sentences (``Citation.attributed``), so sources point at what
+    backs the answer rather than at everything given."""
+    if any(c.cited for c in answer.citations):
+        return
+    backing = {s.passage for s in answer.support if s.supported and s.passage is not None}
+    if backing:
+        answer.citations = sorted(
+            (dataclasses.replace(c, cited=True, attributed=True) if c.n in backing else c
+             for c in answer.citations), key=lambda c: (not c.cited, c.n))
+
+
 @dataclasses.dataclass(frozen=True)
 class Candidate:
     """One of best-of-n's answers and how well the passages support it."""

@@ -156,25 +156,21 @@ class TestTools:
         """The grammar makes the reply well-formed; the schema check catches the values."""
         calls: list[dict] = []
         rag = rag_on(sample_kb, tools=["lookup_order"], max_tool_calls=1)
+        # a pattern with "\\-" is left out of llama.cpp's grammar (it crashed the converter),
+        # so the model writes any string and only the schema check stands in the way
         rag.tools.register(Tool(
-            "lookup_order", "Looks up an order by its id, e.g. 'ORD-12345'.",
-            {"type": "object", "properties": {"order_id": {"type": "string"}},
-             "required": ["order_id"]},
+            "lookup_order", "Looks up an order by its id.",
+            {"type": "object", "additionalProperties": False, "required": ["order_id"],
+             "properties": {"order_id": {"type": "string", "pattern": "^ORD\\-[0-9]{5}$"}}},
             lambda order_id: calls.append(order_id) or "shipped"))
-        # the schema the model is constrained by is loose; the tool's own check is strict
-        strict = {"type": "object", "additionalProperties": False, "required": ["order_id"],
-                  "properties": {"order_id": {"type": "string", "pattern": "^ORD-[0-9]{5}$"}}}
-        original = rag.tools._tools["lookup_order"]
-        rag.tools._tools["lookup_order"] = Tool(original.name, original.description, strict,
-                                                original.fn)
         a = rag.ask("Look up my order number 12.")
         assert a.tool_calls and a.tool_calls[0].name == "lookup_order"
         result = a.tool_calls[0]
-        if result.error:
-            assert result.error.startswith("invalid arguments") and calls == []
-            assert "error: invalid arguments" in a.prompt.messages[1]["content"]
-        else:  # the model happened to write a valid id: then the tool ran with it
-            assert calls == [result.arguments["order_id"]]
+        # "12" is not an order id: the bundled model, greedy, writes what it was given, and
+        # the schema check must stop the call before the tool runs
+        assert result.error and result.error.startswith("invalid arguments"), result
+        assert calls == [], "the tool never ran with junk"
+        assert "error: invalid arguments" in a.prompt.messages[1]["content"]
 
 
 class TestInjection:

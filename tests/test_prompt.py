@@ -229,7 +229,8 @@ class TestCitations:
     def test_valid_cited_and_invalid_flagged(self) -> None:
         p = build_prompt("q", [hit(0), hit(1)], count=words, budget=1000)
         cites, invalid = resolve_citations("Yes [2] and [7].", p.passages)
-        assert [(c.n, c.source, c.page, c.cited) for c in cites] == [(2, "/docs/f1.md", 1, True)]
+        assert [(c.n, c.source, c.page, c.cited) for c in cites] == [
+            (2, "/docs/f1.md", 1, True), (1, "/docs/f0.md", 0, False)], "cited, then given"
         assert invalid == [7]
         assert cites[0].to_dict()["snippet"] == ("word " * 20).strip()
 

@@ -143,66 +143,88 @@ def settings_form(rag: RAG) -> None:
 
 
 # -- chat ------------------------------------------------------------------------------------
-def show_sources(citations: list[dict[str, Any]], key: str) -> None:
-    if not citations:
-        return
-    cited = any(c.get("cited", True) for c in citations)
-    if cited:
-        st.caption("Sources")
-    elif not key.endswith("-given"):
-        st.caption("Passages given (none cited)")
-    for c in citations:
-        name = Path(c["source"]).name
-        where = f", page {c['page']}" if c.get("page") is not None else ""
-        warn = " ⚠" if c.get("flags") else ""
-        with st.expander(f"[{c['n']}] {name}{where}{warn}"):
-            if c.get("flags"):
-                st.warning("Possible prompt injection in this passage: "
-                           + ", ".join(c["flags"]), icon="⚠️")
-            if c.get("section"):
-                st.caption(c["section"])
-            st.text(c["text"])
-            path = Path(c["source"])
-            if path.is_file() and path.stat().st_size <= DOWNLOAD_LIMIT:
-                st.download_button("Download file", path.read_bytes(), file_name=path.name,
-                                   key=f"dl-{key}-{c['n']}", on_click="ignore")
-            else:
-                st.caption(c["source"])
+def show_sources(citations: list[dict[str, Any]], key: str,
+                 support: list[dict[str, Any]] | None = None) -> None:
+    """Cited passages under "Sources", the others under "Given, not cited"; each marked
+    with the answer's sentences it supports or is wrongly cited for."""
+    cited = [c for c in citations if c.get("cited", True)]
+    given = [c for c in citations if not c.get("cited", True)]
+    for title, group in (("Sources", cited), ("Given to the model, not cited", given)):
+        if not group:
+            continue
+        st.caption(title)
+        for c in group:
+            _source(c, key, support or [])
+
+
+def _source(c: dict[str, Any], key: str, support: list[dict[str, Any]]) -> None:
+    name = Path(c["source"]).name
+    where = f", page {c['page']}" if c.get("page") is not None else ""
+    warn = " ⚠" if c.get("flags") else ""
+    backs = [x for x in support if x.get("supported") and x.get("passage") == c["n"]]
+    wrong = [x for x in support if x.get("wrong_citation") and c["n"] in x.get("markers", [])]
+    mark = " ✓" if backs else (" ✗" if wrong else "")
+    how = " (matched by ragkit)" if c.get("attributed") else ""
+    with st.expander(f"[{c['n']}] {name}{where}{mark}{warn}{how}"):
+        if c.get("flags"):
+            st.warning("Possible prompt injection in this passage: "
+                       + ", ".join(c["flags"]), icon="⚠️")
+        for x in backs:
+            st.caption(f"✓ supports: {x['text']}")
+        for x in wrong:
+            st.caption(f"✗ cited for, but does not support: {x['text']}")
+        if c.get("section"):
+            st.caption(c["section"])
+        st.text(c["text"])
+        path = Path(c["source"])
+        if path.is_file() and path.stat().st_size <= DOWNLOAD_LIMIT:
+            st.download_button("Download file", path.read_bytes(), file_name=path.name,
+                               key=f"dl-{key}-{c['n']}", on_click="ignore")
+        else:
+            st.caption(c["source"])
+
+
+def show_support(support: list[dict[str, Any]], share: float | None) -> None:
+    """The answer's sentences the passages do not back, marked."""
+    weak = [x for x in support if x.get("factual") and not x.get("supported")]
+    if share is not None:
+        st.caption(f"{share:.0%} of the answer's factual sentences are supported by the "
+                   "passages")
+    for x in weak:
+        why = "wrong citation" if x.get("wrong_citation") else "not supported by the passages"
+        st.markdown(f"✗ *{why}:* {safe_markdown(x['text'])}")
 
 
 def show_answer_details(answer: Answer | None, record: dict[str, Any] | None, key: str) -> None:
-    asked = answer.question if answer else (record or {}).get("question")
-    searched = answer.standalone_question if answer else (record or {}).get("standalone")
+    rec = record or {}
+    asked = answer.question if answer else rec.get("question")
+    searched = answer.standalone_question if answer else rec.get("standalone")
     if searched and searched != asked:
         st.caption(f"searched for: {searched}")
-    flagged = answer.flagged if answer else (record or {}).get("flagged", [])
+    flagged = answer.flagged if answer else rec.get("flagged", [])
     if flagged:
         st.warning("⚠ Possible prompt injection in "
                    + ", ".join(f"[{f['n']}] {Path(f['source']).name}" if f["kind"] == "passage"
                                else f"tool {f['name']}" for f in flagged)
                    + ": treated as data, not instructions.", icon="⚠️")
-    citations = ([c.to_dict() for c in answer.citations] if answer else
-                 (record or {}).get("citations", []))
-    show_sources(citations, key)
-    if answer is not None and answer.prompt is not None and any(c.cited for c in
-                                                                answer.citations):
-        shown = {c.n for c in answer.citations}
-        others = [{"n": p.n, "source": p.hit.chunk.source, "page": p.hit.chunk.page,
-                   "section": p.hit.chunk.section, "text": p.text, "cited": False,
-                   "flags": list(p.hit.flags)}
-                  for p in answer.prompt.passages if p.n not in shown]
-        if others:
-            st.caption("Also given to the model, not cited")
-            show_sources(others, key + "-given")
-    timings = answer.timings if answer else (record or {}).get("timings", {})
+    support = [x.to_dict() for x in answer.support] if answer else rec.get("support") or []
+    show_support(support, answer.supported_share if answer else rec.get("supported_share"))
+    citations = [c.to_dict() for c in answer.citations] if answer else rec.get("citations", [])
+    show_sources(citations, key, support)
+    timings = answer.timings if answer else rec.get("timings", {})
     if timings:
         st.caption(f"first token {timings.get('first_token_ms', 0):.0f} ms · "
                    f"total {timings.get('total_ms', 0):.0f} ms · "
-                   f"prompt {timings.get('prompt_tokens', 0):.0f} tokens")
+                   f"prompt {timings.get('prompt_tokens', 0):.0f} tokens"
+                   + (" · from the cache" if timings.get("cache_hit") else ""))
+    reasoning = answer.reasoning if answer else rec.get("reasoning")
+    if reasoning:
+        with st.expander("Reasoning (kept out of the answer)"):
+            st.text(reasoning)
     if answer is not None and answer.prompt is not None:
         with st.expander("Prompt sent"):
             st.code(answer.prompt.render(), language=None, wrap_lines=True)
-    ask_id = answer.id if answer else (record or {}).get("id")
+    ask_id = answer.id if answer else rec.get("id")
     if ask_id:
         feedback(ask_id, record)
 
