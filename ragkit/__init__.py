@@ -33,12 +33,13 @@ from ragkit.errors import (
     RagkitError,
     ValidationError,
 )
-from ragkit.evaluation import evaluate_answers, evaluate_retrieval
+from ragkit.evaluation import evaluate_answers, evaluate_retrieval, generate_eval_set
 from ragkit.generation import GenerationOptions
 from ragkit.history import Session, new_session_id
 from ragkit.ingestion.pipeline import IngestReport, Progress
 from ragkit.kb import KnowledgeBase
 from ragkit.options import AskOptions
+from ragkit.output import safe_markdown
 from ragkit.ports import (
     LLM,
     CompletesJSON,
@@ -95,5 +96,7 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "apply_offline_defaults",
     "evaluate_answers",
     "evaluate_retrieval",
+    "generate_eval_set",
     "new_session_id",
+    "safe_markdown",
 ]

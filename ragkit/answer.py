@@ -28,11 +28,13 @@ from ragkit.retrieval.retriever import Retriever
 from ragkit.settings import Settings
 from ragkit.steps import (
     Candidate,
+    apply_policy,
     attribute,
     choose,
     cite,
     flag,
     generate,
+    held_back_notes,
     ms_since,
     score_candidate,
     select_examples,
@@ -126,6 +128,7 @@ class _Run:
     best_of: int = 1
     cache_mode: str = "off"
     hits: list[Hit] = field(default_factory=list)
+    held: list[Hit] = field(default_factory=list)  #: kept out by injection_policy
     called: list[ToolResult] = field(default_factory=list)
     prompt: Prompt | None = None
     gen_start: float = 0.0
@@ -159,7 +162,8 @@ class AnswerPipeline:
         already measured (the clock then started before it)."""
         run = self._start(request, timings, started)
         t = time.perf_counter()
-        run.hits, retrieval_timings = self.retrieve(request.query, request.options)
+        hits, retrieval_timings = self.retrieve(request.query, request.options)
+        run.hits, run.held = apply_policy(hits, run.settings.injection_policy)
         run.timings["retrieve_ms"] = ms_since(t)
         run.timings.update({f"retrieve_{k}": v for k, v in retrieval_timings.items()})
         given = [ToolResult.coerce(r) for r in request.options.tool_results]
@@ -279,6 +283,8 @@ class AnswerPipeline:
         run.timings["generate_ms"] = ms_since(run.gen_start)
         run.timings["total_ms"] = ms_since(run.started)
         answer = cite(r.question, text, run.prompt, run.hits, run.called, run.timings)
+        answer.dropped = list(answer.dropped)
+        held_back_notes(answer, run.held, s.injection_policy)
         answer.standalone_question = r.query if r.session_id else None
         answer.session_id = r.session_id
         answer.reasoning = run.reasoning or None

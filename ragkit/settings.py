@@ -186,6 +186,13 @@ class Settings(BaseSettings):
     cache_max_entries: int = Field(
         1000, ge=1, description="Most cached answers kept; the least recently used go first.",
     )
+    injection_policy: Literal["flag", "drop", "quarantine"] = Field(
+        "flag",
+        description="What happens to a retrieved passage that looks like a prompt injection: "
+        "'flag' (it reaches the prompt, marked, and the answer says so), 'drop' (it is left "
+        "out silently, noted in Answer.dropped) or 'quarantine' (left out of the prompt and "
+        "listed in Answer.flagged with quarantined=true for the user to review).",
+    )
     log_asks: bool = Field(
         True, description="Log each ask (question, chunk ids, prompt hash, answer, timings) "
         "to chat.sqlite3 in the knowledge-base folder.",

@@ -28,6 +28,27 @@ def flag(hits: Sequence[Hit]) -> list[Hit]:
     return [dataclasses.replace(h, flags=injection_flags(h.chunk.text)) for h in hits]
 
 
+def apply_policy(hits: list[Hit], policy: str) -> tuple[list[Hit], list[Hit]]:
+    """(hits for the prompt, hits held back) under ``injection_policy``: 'flag' keeps
+    every hit; 'drop' and 'quarantine' hold back the flagged ones."""
+    if policy == "flag":
+        return hits, []
+    return [h for h in hits if not h.flags], [h for h in hits if h.flags]
+
+
+def held_back_notes(answer: Answer, held: list[Hit], policy: str) -> None:
+    """Record on ``answer`` the passages the policy held back: 'drop' in ``dropped``,
+    'quarantine' in ``flagged`` with ``quarantined: True`` for the user to review."""
+    for h in held:
+        where = f"{h.chunk.source}#{h.chunk.index}"
+        if policy == "quarantine":
+            answer.flagged.append({"kind": "passage", "n": None, "chunk_id": h.chunk.id,
+                                   "source": h.chunk.source, "flags": list(h.flags),
+                                   "quarantined": True})
+        answer.dropped.append(f"passage {where}: held back as a likely prompt injection "
+                              f"({', '.join(h.flags)}; injection_policy={policy!r})")
+
+
 def flagged_items(prompt: Prompt) -> list[dict[str, Any]]:
     """The passages and tool results of ``prompt`` that look like prompt injections."""
     out = [{"kind": "passage", "n": p.n, "chunk_id": p.hit.chunk.id,

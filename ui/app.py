@@ -9,7 +9,6 @@ rendered as raw HTML: passages are shown with ``st.text``/``st.code``; answers g
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ragkit import (
     Progress,
     RagkitError,
     new_session_id,
+    safe_markdown,
 )
 
 MODEL_CHOICES = ["bundled:SmolLM2-135M-Instruct"]
@@ -40,14 +40,21 @@ def _args() -> argparse.Namespace:
     return args
 
 
-def safe_markdown(text: str) -> str:
-    """Markdown of model output with HTML shown as text and no remote images.
+def streaming_markdown(piece: str) -> str:
+    """A piece of a streaming answer as inert Markdown: HTML as text, and no ``[`` or ``]``,
+    so no link or image can form before the whole answer is checked by
+    :func:`ragkit.safe_markdown` (which then replaces it).
 
-    >>> safe_markdown('<img src=x onerror=alert(1)> ![t](http://x/y.png)')
-    '&lt;img src=x onerror=alert(1)&gt; !\\\\[t](http://x/y.png)'
+    >>> streaming_markdown('<img src=x> ![t](http://x/y.png)')
+    '&lt;img src=x&gt; !\\[t\\](http://x/y.png)'
     """
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return re.sub(r"!\[", r"!\\[", text)
+    text = piece.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def answer_markdown(text: str, citations: list[dict[str, Any]]) -> str:
+    """The answer as Markdown whose only links point at its own sources."""
+    return safe_markdown(text, [c["source"] for c in citations])
 
 
 @st.cache_resource(show_spinner="Loading the knowledge base…")
@@ -254,7 +261,8 @@ def chat_page(rag: RAG, session_id: str) -> None:
         with st.chat_message("user"):
             st.text(turn["question"])
         with st.chat_message("assistant"):
-            st.markdown(safe_markdown(turn["answer"]))
+            record = turn["ask"] or {}
+            st.markdown(answer_markdown(turn["answer"], record.get("citations", [])))
             ask_id = turn["ask_id"]
             show_answer_details(answers.get(ask_id or ""), turn["ask"],
                                 key=f"{session_id}-{i}")
@@ -266,11 +274,14 @@ def chat_page(rag: RAG, session_id: str) -> None:
     with st.chat_message("assistant"):
         try:
             stream = rag.chat_stream(session_id, question)
-            st.write_stream(safe_markdown(piece) for piece in stream)
+            shown = st.empty()
+            with shown:
+                st.write_stream(streaming_markdown(piece) for piece in stream)
             answer = stream.answer
         except RagkitError as exc:
             st.error(str(exc))
             return
+        shown.markdown(answer_markdown(answer.text, [c.to_dict() for c in answer.citations]))
         if answer.id:
             answers[answer.id] = answer
         show_answer_details(answer, None, key=f"{session_id}-new")
