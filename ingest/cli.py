@@ -2,7 +2,8 @@
 
 Thin: arguments, a progress bar, a summary. The work is ``ragkit.RAG.ingest``.
 Exit codes: 0 every file went in; 1 some files failed (the rest are ingested) or a
-ragkit error stopped the run; 2 usage error; 130 interrupted.
+ragkit error stopped the run; 2 usage error, or another process is writing to the
+knowledge base (nothing changed); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 import ragkit
-from ragkit import RAG, IngestReport, RagkitError
+from ragkit import RAG, IngestReport, LockedError, RagkitError
 
 app = typer.Typer(add_completion=False, context_settings={"help_option_names": ["-h", "--help"]})
 
@@ -129,6 +130,9 @@ def ingest(
                            rate=f"{rate:.0f}", description=Path(p.path).name[:24])
 
             report = rag.ingest(*paths, progress=on_progress, dry_run=dry_run)
+    except LockedError as exc:  # another writer: nothing was changed; exit 2 (a contract)
+        err.print(f"Error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
     except RagkitError as exc:
         err.print(f"Error: {exc}", highlight=False, markup=False)
         raise typer.Exit(1) from exc

@@ -23,6 +23,7 @@ from ragkit._types import (
     Retrieval,
 )
 from ragkit.answer import AnswerStream
+from ragkit.doctor import Check, Diagnosis, check_knowledge_base
 from ragkit.errors import (
     BackendError,
     ConfigError,
@@ -61,11 +62,13 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "AskOptions",
     "BackendError",
     "Block",
+    "Check",
     "Chunk",
     "Citation",
     "CompletesJSON",
     "ConfigError",
     "CountsMessages",
+    "Diagnosis",
     "DimensionMismatchError",
     "Document",
     "DocumentInfo",
@@ -94,6 +97,7 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "VectorStore",
     "__version__",
     "apply_offline_defaults",
+    "check_knowledge_base",
     "evaluate_answers",
     "evaluate_retrieval",
     "generate_eval_set",

@@ -23,6 +23,7 @@ from ragkit import (
     ValidationError,
     new_session_id,
 )
+from ragkit.cli_doctor import doctor
 from ragkit.cli_eval import eval_app
 
 MODES = RETRIEVAL_MODES
@@ -308,6 +309,7 @@ def chat(
 
 
 app.add_typer(eval_app, name="eval")
+app.command("doctor")(doctor)
 
 
 def ui_script() -> Path:

@@ -16,6 +16,7 @@ from ragkit import (
     RagkitError,
     evaluate_answers,
     evaluate_retrieval,
+    generate_eval_set,
 )
 
 eval_app = typer.Typer(no_args_is_help=True, help="Measure retrieval and answer quality.")
@@ -100,3 +101,35 @@ def eval_answers(
     _table(f"{result['dataset']}: {result['questions']} questions", result["results"],
            ("em", "f1", "citation_hit", "supported_share", "refusals", "ttft_p50",
             "latency_p50", "latency_p95"))
+
+
+@eval_app.command("generate")
+def eval_generate(
+    kb: Annotated[Path, typer.Option("--kb", help="Knowledge base to write questions "
+                                     "about (already ingested).")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the set: corpus.jsonl, "
+                                      "queries.jsonl, qrels/test.tsv, squad.json.")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Questions wanted (at most; up to "
+                                   "3N chunks are tried).")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Which chunks and sentences are "
+                                      "sampled.")] = 0,
+    as_json: AsJson = False,
+) -> None:
+    """Write an evaluation set from KB's own documents: the LLM writes questions from
+    sampled chunks, filtered; measure with `ragkit eval retrieval OUT` and `ragkit eval
+    answers OUT/squad.json`."""
+    try:
+        result = generate_eval_set(kb, out, n=n, seed=seed)
+    except RagkitError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        return
+    langs = ", ".join(f"{lang} {count}" for lang, count in result["languages"].items())
+    rejected = ", ".join(f"{r} {c}" for r, c in result["rejected"].items()) or "none"
+    typer.echo(f"{result['questions']} questions ({langs}) from {result['tried']} chunks "
+               f"tried ({result['eligible']} of {result['chunks']} long enough), "
+               f"{result['seconds']} s; written to {result['out']}")
+    typer.echo(f"rejected: {rejected}")
+    typer.echo(f"measure: ragkit eval retrieval {result['out']}\n"
+               f"         ragkit eval answers {Path(result['out']) / 'squad.json'}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -106,3 +108,42 @@ def test_sigkill_at_many_moments_then_rerun_equals_clean_run(
         assert report.ok, report.failures
         assert state(kb, rag) == clean, f"killed after {killed_after!r} (+{delay} s)"
     assert mid_run >= 10, f"only {mid_run} kills landed before the run finished"
+
+
+class TestWriterLock:
+    def test_second_writer_is_told_who_holds_the_lock_and_exits_2(
+        self, tmp_path: Path, samples: Path
+    ) -> None:
+        """`ragkit-ingest` while another process holds the lock: a clear message with the
+        holder's PID and start time, exit 2, nothing changed."""
+        from ragkit._lock import writer_lock
+
+        kb = tmp_path / "kb"
+        kb.mkdir()
+        with writer_lock(kb / "ingest.lock"):
+            out = subprocess.run(
+                [str(Path(sys.executable).parent / "ragkit-ingest"), str(samples), "--kb",
+                 str(kb), "--json"], capture_output=True, text=True, timeout=300,
+                stdin=subprocess.DEVNULL)
+        assert out.returncode == 2, out.stderr
+        said = " ".join(out.stderr.split())
+        assert re.search(rf"locked by PID {os.getpid()} since \d{{4}}-\d\d-\d\d \d\d:\d\d",
+                         said), said
+        assert not (kb / "manifest.sqlite3").exists(), "nothing was written"
+
+    def test_the_lock_of_a_killed_process_is_taken_over(self, tmp_path: Path) -> None:
+        from ragkit._lock import holder, writer_lock
+
+        lock = tmp_path / "ingest.lock"
+        code = ("import sys, time; from pathlib import Path; from ragkit._lock import "
+                "writer_lock\nwith writer_lock(Path(sys.argv[1])):\n    print('held', "
+                "flush=True); time.sleep(60)")
+        proc = subprocess.Popen([sys.executable, "-c", code, str(lock)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        dead = proc.pid
+        assert holder(lock) is not None and holder(lock)[0] == dead  # type: ignore[index]
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        with writer_lock(lock):  # stale: taken over at once
+            assert holder(lock)[0] == os.getpid()  # type: ignore[index]

@@ -25,6 +25,7 @@ TEMPLATES: dict[str, str] = {
     "reasoning_cot.j2": "after the question when reasoning='cot': think step by step first",
     "reasoning_least_to_most.j2": "after the question when reasoning='least_to_most': "
     "sub-questions first",
+    "question_gen.j2": "ragkit eval generate: a question and its answer from a text",
 }
 
 
