@@ -1,4 +1,5 @@
-"""Safe output (OWASP LLM02): what a model writes is shown, never obeyed or fetched.
+"""Safe output (OWASP LLM02:2023, LLM05:2025): what a model writes is shown, never obeyed
+or fetched.
 
 :func:`safe_markdown` turns an answer into Markdown an app can render: HTML is shown as
 text, and links and images stay links only when they point at a source of the knowledge

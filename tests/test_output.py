@@ -1,4 +1,4 @@
-"""Output handling (OWASP LLM02): model output is shown, never obeyed or fetched."""
+"""Output handling (OWASP LLM02:2023, LLM05:2025): model output is shown, never obeyed."""
 
 from __future__ import annotations
 

@@ -202,6 +202,13 @@ def show_support(support: list[dict[str, Any]], share: float | None) -> None:
         st.markdown(f"✗ *{why}:* {safe_markdown(x['text'])}")
 
 
+def _flagged_label(f: dict[str, Any]) -> str:
+    if f["kind"] != "passage":
+        return f"tool {f['name']}"
+    name = Path(f["source"]).name
+    return f"[{f['n']}] {name}" if f.get("n") is not None else f"{name} (held back)"
+
+
 def show_answer_details(answer: Answer | None, record: dict[str, Any] | None, key: str) -> None:
     rec = record or {}
     asked = answer.question if answer else rec.get("question")
@@ -211,8 +218,7 @@ def show_answer_details(answer: Answer | None, record: dict[str, Any] | None, ke
     flagged = answer.flagged if answer else rec.get("flagged", [])
     if flagged:
         st.warning("⚠ Possible prompt injection in "
-                   + ", ".join(f"[{f['n']}] {Path(f['source']).name}" if f["kind"] == "passage"
-                               else f"tool {f['name']}" for f in flagged)
+                   + ", ".join(_flagged_label(f) for f in flagged)
                    + ": treated as data, not instructions.", icon="⚠️")
     support = [x.to_dict() for x in answer.support] if answer else rec.get("support") or []
     show_support(support, answer.supported_share if answer else rec.get("supported_share"))
