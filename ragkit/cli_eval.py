@@ -110,7 +110,7 @@ def eval_generate(
     out: Annotated[Path, typer.Option("--out", help="Folder for the set: corpus.jsonl, "
                                       "queries.jsonl, qrels/test.tsv, squad.json.")],
     n: Annotated[int, typer.Option("--n", min=1, help="Questions wanted (at most; up to "
-                                   "3N chunks are tried).")] = 50,
+                                   "3N are asked of the model).")] = 50,
     seed: Annotated[int, typer.Option("--seed", help="Which chunks and sentences are "
                                       "sampled.")] = 0,
     as_json: AsJson = False,
@@ -127,8 +127,8 @@ def eval_generate(
         return
     langs = ", ".join(f"{lang} {count}" for lang, count in result["languages"].items())
     rejected = ", ".join(f"{r} {c}" for r, c in result["rejected"].items()) or "none"
-    typer.echo(f"{result['questions']} questions ({langs}) from {result['tried']} chunks "
-               f"tried ({result['eligible']} of {result['chunks']} long enough), "
+    typer.echo(f"{result['questions']} questions ({langs}) kept of {result['tried']} asked "
+               f"({result['eligible']} of {result['chunks']} chunks long enough), "
                f"{result['seconds']} s; written to {result['out']}")
     typer.echo(f"rejected: {rejected}")
     typer.echo(f"measure: ragkit eval retrieval {result['out']}\n"

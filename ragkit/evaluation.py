@@ -71,14 +71,16 @@ def generate_eval_set(
     make_rag: Callable[[Path], RAG] | None = None,
 ) -> dict[str, Any]:
     """Write an evaluation set of the knowledge base ``kb`` into the folder ``out``: the LLM
-    writes a question and its answer from up to ``n * 3`` chunks sampled by ``seed``; those
-    passing the filters (at most ``n``) become ``corpus.jsonl`` (every chunk),
-    ``queries.jsonl``, ``qrels/test.tsv`` (BEIR, for :func:`evaluate_retrieval`) and
-    ``squad.json`` (for :func:`evaluate_answers`). docs/eval-generate.md has the filters.
+    writes a question and its answer about each of up to ``n * 3`` sentences of chunks
+    sampled by ``seed``; those passing the filters (at most ``n``) become ``corpus.jsonl``
+    (every chunk), ``queries.jsonl``, ``qrels/test.tsv`` (BEIR, for
+    :func:`evaluate_retrieval`) and ``squad.json`` (for :func:`evaluate_answers`).
+    docs/eval-generate.md has the filters.
 
     Returns ``{"kb", "out", "questions", "tried", "eligible", "chunks", "rejected": {reason:
-    count}, "languages": {lang: count}, "files", "seconds"}``. Raises NotFoundError if
-    ``kb`` holds no chunks, ValidationError if no question passed the filters.
+    count}, "languages": {lang: count}, "files", "seconds"}`` (``tried``: replies asked for).
+    Raises NotFoundError if ``kb`` does not exist or holds no chunks, ValidationError if no
+    question passed the filters (nothing is written then).
 
     >>> ragkit.generate_eval_set("kb", "kb-eval", n=20)  # doctest: +SKIP
     """
@@ -104,9 +106,9 @@ def generate_eval_set(
     result = generate_questions(chunks, complete, templates=templates, n=n, seed=seed)
     if not result.questions:
         raise ValidationError(
-            f"No generated question passed the filters ({result.tried} of {len(chunks)} "
-            f"chunks tried, rejected: {result.rejected}); the knowledge base may have too few "
-            "long chunks, or try another --seed or a larger model.")
+            f"No generated question passed the filters ({result.tried} replies from "
+            f"{result.eligible} of {len(chunks)} chunks long enough; rejected: "
+            f"{result.rejected}); try another --seed, more documents or a larger model.")
     out_path = Path(out)
     files = write_beir(out_path, chunks, result.questions)
     files.append(write_squad(out_path / "squad.json", result.questions, chunks))
