@@ -136,7 +136,8 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         r"<\|?\s*(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id"
         r"|end_header_id)\s*\|?>|\[/?inst\]|<<\s*/?sys\s*>>|</?(?:system|context|instructions?"
         r"|sys)>",
-        rf"^\s*(?:#{{1,4}}\s*)?(?:system|assistant|user|human|系统|助手|用户)\s*[:：](?=(?:{_S}|\n){{0,80}}?"
+        rf"(?:^|(?<=[.!?。！？]))\s*(?:#{{1,4}}\s*)?(?:system|assistant|user|human|系统|助手|用户)\s*"
+        rf"[:：](?=(?:{_S}|\n){{0,80}}?"
         r"(?:\byou|\bmust\b|\brules?\b|\binstruction|\bignore|\bobey|\bassistant|\banswer"
         r"|\brespond|\breply|\boverride|\bdisabled?\b|\bprint|\breveal|\bsure\b|\bunderstood"
         r"|\brestriction|\bfilter|\bpriority|\badmin|\bpassword|你|必须|规则|指令|忽略|服从"
