@@ -149,7 +149,7 @@ class TestIncremental:
 
     def test_second_writer_gets_a_clear_error(self, tmp_path: Path, embedder) -> None:
         rag = RAG(tmp_path / "kb", settings=Settings(), embedder=embedder)
-        with writer_lock(rag.kb / "ingest.lock"), pytest.raises(LockedError, match="Another"):
+        with writer_lock(rag.kb / "ingest.lock"), pytest.raises(LockedError, match="locked by PID"):
             rag.ingest(tmp_path)
 
     def test_other_embedding_model_is_refused(self, tmp_path: Path, embedder) -> None:
