@@ -18,7 +18,8 @@ first ``--n`` questions of each set are asked with, in this order:
 One table: em, f1, citation_hit, supported_share, refusals (shares, 0-1), ttft_p50,
 latency_p50, latency_p95 (ms, ``first_token_ms`` and ``total_ms`` of each answer: with
 best_of the first token is the whole chosen answer; with a reasoning mode it is the model's
-first token, of the reasoning, which the reader does not see), and ``cost``: the configuration's latency_p50 over the default's, same language, same run.
+first token, of the reasoning, which the reader does not see), and ``cost``: the
+configuration's latency_p50 over the default's, same language, same run.
 ``--dump`` writes every answer (question, gold answers, text, reasoning, support share,
 timings) as JSON lines, for reading the errors.
 """

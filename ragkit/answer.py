@@ -140,6 +140,13 @@ class _Run:
     cached: CachedAnswer | None = None
 
 
+def _cache_mode(use_cache: bool | None, setting: str) -> str:
+    """None: the setting; False: off; True: the setting, or 'exact' when it is off."""
+    if use_cache is None:
+        return setting
+    return ("exact" if setting == "off" else setting) if use_cache else "off"
+
+
 class AnswerPipeline:
     """Runs the steps for one :class:`AnswerRequest` on the components of a knowledge base."""
 
@@ -197,7 +204,7 @@ class AnswerPipeline:
                     started if started is not None else time.perf_counter(),
                     dict(timings or {}), reasoning_mode=o.reasoning or s.reasoning,
                     best_of=o.best_of or s.best_of,
-                    cache_mode="off" if o.use_cache is False else s.cache)
+                    cache_mode=_cache_mode(o.use_cache, s.cache))
 
     def _tool_step(self, run: _Run, given: list[ToolResult]) -> list[ToolResult]:
         s = run.settings

@@ -221,7 +221,8 @@ def ask(
     reasoning: Annotated[str | None, typer.Option(
         "--reasoning", help="none, cot or least_to_most (default: the setting).")] = None,
     cache: Annotated[bool | None, typer.Option(
-        "--cache/--no-cache", help="Use the response cache (setting `cache`).")] = None,
+        "--cache/--no-cache", help="Use the response cache (the `cache` setting's mode, "
+        "or 'exact' when it is off) or not.")] = None,
     temperature: Temperature = None,
     top_p: TopP = None,
     sampling_top_k: SamplingTopK = None,

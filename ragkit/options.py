@@ -37,7 +37,8 @@ class AskOptions:
     Generation: ``generation``, overrides of :class:`~ragkit.generation.GenerationOptions`
     fields (``{"temperature": 0.7, "sampling_top_k": 20}``); ``best_of`` candidates,
     ``reasoning`` ('none', 'cot', 'least_to_most') and ``use_cache`` (False: neither read
-    nor write the response cache) override the settings of the same names.
+    nor write the response cache; True: the ``cache`` setting's mode, 'exact' when it is
+    off) override the settings.
     """
 
     k: int | None = None

@@ -147,3 +147,11 @@ class TestRealModel:
         assert {"em", "f1", "citation_hit", "supported_share", "refusals", "ttft_p50",
                 "latency_p50", "latency_p95"} <= set(en)
         assert 0.0 <= en["f1"] <= 1.0 and en["latency_p50"] > 0
+
+
+def test_per_call_cache_choice() -> None:
+    from ragkit.answer import _cache_mode
+
+    assert _cache_mode(None, "off") == "off" and _cache_mode(None, "semantic") == "semantic"
+    assert _cache_mode(True, "off") == "exact" and _cache_mode(True, "semantic") == "semantic"
+    assert _cache_mode(False, "exact") == "off"
