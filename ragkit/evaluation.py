@@ -18,7 +18,8 @@ from ragkit.errors import NotFoundError, ValidationError
 from ragkit.options import AskOptions
 from ragkit.prompt import Templates
 from ragkit.quality.answers import evaluate_answers as _evaluate_answers
-from ragkit.quality.generate import generate_questions, write_beir, write_squad
+from ragkit.quality.generate import generate_questions
+from ragkit.quality.writers import write_beir, write_squad
 from ragkit.retrieval.evaluate import evaluate_retrieval as _evaluate_retrieval
 
 

@@ -28,10 +28,9 @@ from ragkit.quality.generate import (
     judge,
     parse_reply,
     plan,
-    write_beir,
-    write_squad,
 )
 from ragkit.quality.squad import load_squad
+from ragkit.quality.writers import write_beir, write_squad
 from ragkit.retrieval.beir import load_beir
 
 TEA = ("Tea reaches Europe\n\nDutch traders brought tea to Europe in the early 1600s. Tea was "
