@@ -2,14 +2,17 @@
 
 Thin: arguments, a progress bar, a summary. The work is ``ragkit.RAG.ingest``.
 Exit codes: 0 every file went in; 1 some files failed (the rest are ingested) or a
-ragkit error stopped the run; 2 usage error, or another process is writing to the
+ragkit error stopped the run (a full disk among them: one line naming "no space left on
+device"); 2 usage error, or another process is writing to the
 knowledge base (nothing changed); 130 interrupted.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -37,6 +40,33 @@ def _version(value: bool) -> None:
     if value:
         typer.echo(f"ragkit-ingest {ragkit.__version__}")
         raise typer.Exit()
+
+
+#: what errors on a full disk say (OS, SQLite, Chroma's Rust core)
+_FULL_WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
+
+
+def _disk_full(exc: Exception, kb: Path) -> bool:
+    """Whether ``exc`` (or one it came from) is a full disk: ENOSPC/EDQUOT, a message saying
+    so, or less than a megabyte left on the knowledge base's device (a store error that does
+    not name the cause, e.g. Chroma's "Failed to apply logs to the metadata segment")."""
+    seen: BaseException | None = exc
+    for _ in range(20):  # the chain of causes (bounded: chains can loop)
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(w in str(seen).lower() for w in _FULL_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    try:
+        return shutil.disk_usage(kb if kb.exists() else kb.parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _summary(report: IngestReport, console: Console) -> None:
@@ -133,8 +163,15 @@ def ingest(
     except LockedError as exc:  # another writer: nothing was changed; exit 2 (a contract)
         err.print(f"Error: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(2) from exc
-    except RagkitError as exc:
-        err.print(f"Error: {exc}", highlight=False, markup=False)
+    except RagkitError as exc:  # DiskFullError too: "no space left on device ..."
+        err.print(f"Error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    except Exception as exc:  # a full disk that reached here undiagnosed: one line, no trace
+        if not _disk_full(exc, kb):
+            raise
+        err.print(f"Error: no space left on device for {kb}: {_one_line(exc)}. Free some "
+                  "space and run again (if the store then fails to open, run `ragkit doctor "
+                  f"--kb {kb}`).", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         err.print("Interrupted; what was committed is consistent. Run again to finish.")

@@ -40,7 +40,7 @@ from ragkit.history import Session, new_session_id
 from ragkit.ingestion.pipeline import IngestReport, Progress
 from ragkit.kb import KnowledgeBase
 from ragkit.options import AskOptions
-from ragkit.output import safe_markdown
+from ragkit.output import safe_markdown, terminal_safe
 from ragkit.ports import (
     LLM,
     CompletesJSON,
@@ -50,6 +50,7 @@ from ragkit.ports import (
     TokenizerFile,
     VectorStore,
 )
+from ragkit.prompt import Turn
 from ragkit.retrieval.retriever import MODES as RETRIEVAL_MODES
 from ragkit.settings import Settings
 from ragkit.tools import Tool, ToolResult
@@ -93,6 +94,7 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "TokenizerFile",
     "Tool",
     "ToolResult",
+    "Turn",
     "ValidationError",
     "VectorStore",
     "__version__",
@@ -103,4 +105,5 @@ __all__ = [  # noqa: RUF022 - plain sorted, as tests/test_api.py checks
     "generate_eval_set",
     "new_session_id",
     "safe_markdown",
+    "terminal_safe",
 ]

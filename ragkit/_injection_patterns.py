@@ -135,7 +135,7 @@ PATTERNS: dict[str, tuple[str, ...]] = {
     "fake-role-tag": (
         r"<\|?\s*(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id"
         r"|end_header_id)\s*\|?>|\[/?inst\]|<<\s*/?sys\s*>>|</?(?:system|context|instructions?"
-        r"|sys)>",
+        r"|sys)>|<(?:start|end)_of_turn>|\[/?(?:tool_calls|available_tools|tool_results)\]",
         rf"(?:^|(?<=[.!?。！？]))\s*(?:#{{1,4}}\s*)?(?:system|assistant|user|human|系统|助手|用户)\s*"
         rf"[:：](?=(?:{_S}|\n){{0,80}}?"
         r"(?:\byou|\bmust\b|\brules?\b|\binstruction|\bignore|\bobey|\bassistant|\banswer"
@@ -211,6 +211,12 @@ PATTERNS: dict[str, tuple[str, ...]] = {
 #: words that mark a text as *about* attacks (a quoted attack phrase in it is a mention)
 DISCUSSION = (r"\b(?:example|attack\w*|injection|jailbreak\w*|tweet\w*|researchers?|phrases?"
               r"|such as|e\.g\.)\b|例子|例如|比如|攻击|注入|越狱|推文|研究")
+#: the text speaking of itself ("this message asks the model to …"): an instruction in the
+#: shape of reported speech, so not a mention
+SELF_REFERENCE = (r"(?:\b(?:this|the following|these|my|our) (?:message|text|note|document|e-?mail"
+                  r"|page|passage|section|paragraph|comment|file|content|instruction|request)s?"
+                  r"|(?:本|这|此|以下)(?:条|段|封|篇|份|则)?(?:消息|文字|文本|邮件|文档|段落|内容|说明|指令|页面))"
+                  r"[^.!?。！？\n]{0,24}$")
 #: reported speech: "asks the model to …", "让模型…" (a description, not an instruction)
 REPORTED = (r"(?:\b(?:asks?|asked|tells?|told|tricks?|tricked|makes?|made|gets?|got|forces?"
             r"|forced|convinces?|convinced|instructs?|instructed|causes?) (?:the|a|an) (?:model"

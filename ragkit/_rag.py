@@ -176,8 +176,8 @@ class RAG:
             record = manifest.get(source)
             if record is None:
                 raise NotFoundError(f"{source} is not in the knowledge base {self.kb}.")
+            manifest.delete(source)  # first: readers stop seeing it; a crash leaves orphans
             self.store.delete(list(record.chunk_ids))
-            manifest.delete(source)
         refresh_keyword(self.knowledge_base.manifest_path)
         uploaded = Path(source)
         if uploaded.parent == self.documents_dir and uploaded.is_file():
@@ -237,6 +237,15 @@ class RAG:
                     **kwargs: Unpack[AskKwargs]) -> AnswerStream:
         """Like :meth:`chat`, streaming."""
         return self._chat.stream(session_id, message, AskOptions.of(options, kwargs))
+
+    def chat_stream_turns(self, history: Sequence[Turn], message: str,
+                          options: AskOptions | None = None,
+                          **kwargs: Unpack[AskKwargs]) -> AnswerStream:
+        """Like :meth:`chat_stream` with the earlier turns given instead of read from a
+        session (an app that keeps its own history: ``ragkit serve`` takes it from the
+        request's messages); nothing is saved. ``Answer.standalone_question`` is the
+        condensed search query of a follow-up."""
+        return self._chat.stream_turns(history, message, AskOptions.of(options, kwargs))
 
     def chat(self, session_id: str, message: str, options: AskOptions | None = None,
              **kwargs: Unpack[AskKwargs]) -> Answer:

@@ -39,6 +39,7 @@ from ragkit.steps import (
     score_candidate,
     select_examples,
     supported_share,
+    tool_policy,
     verify,
 )
 from ragkit.tool_calls import run_tool_calls
@@ -97,6 +98,14 @@ class AnswerStream:
         self._text: list[str] = []
         self._answer: Answer | None = None
 
+    def close(self) -> None:
+        """Stop generating now (the reader went away): closes the model's stream, which
+        releases the llama.cpp lock at once instead of at garbage collection; the answer is
+        not finished or logged."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+
     def __iter__(self) -> Iterator[str]:
         for piece in self._pieces:
             self._text.append(piece)
@@ -129,6 +138,7 @@ class _Run:
     cache_mode: str = "off"
     hits: list[Hit] = field(default_factory=list)
     held: list[Hit] = field(default_factory=list)  #: kept out by injection_policy
+    held_tools: list[ToolResult] = field(default_factory=list)  #: the same, tool results
     called: list[ToolResult] = field(default_factory=list)
     prompt: Prompt | None = None
     gen_start: float = 0.0
@@ -176,7 +186,9 @@ class AnswerPipeline:
         given = [ToolResult.coerce(r) for r in request.options.tool_results]
         run.called = self._tool_step(run, given)
         t = time.perf_counter()
-        run.prompt = prompt = self._prompt_step(run, [*given, *run.called])
+        results, run.held_tools = tool_policy([*given, *run.called],
+                                              run.settings.injection_policy)
+        run.prompt = prompt = self._prompt_step(run, results)
         run.timings["prompt_ms"] = ms_since(t)
         run.timings["prompt_tokens"] = prompt.tokens
         self._cache_lookup(run)
@@ -291,8 +303,8 @@ class AnswerPipeline:
         run.timings["total_ms"] = ms_since(run.started)
         answer = cite(r.question, text, run.prompt, run.hits, run.called, run.timings)
         answer.dropped = list(answer.dropped)
-        held_back_notes(answer, run.held, s.injection_policy)
-        answer.standalone_question = r.query if r.session_id else None
+        held_back_notes(answer, run.held, s.injection_policy, run.held_tools)
+        answer.standalone_question = r.query if (r.session_id or r.history) else None
         answer.session_id = r.session_id
         answer.reasoning = run.reasoning or None
         t = time.perf_counter()

@@ -42,8 +42,19 @@ class Chat:
         history = self.store.turns(session_id)
         if not history:
             self.store.ensure_session(session_id, q)
-            request = AnswerRequest(q, options, session_id=session_id)
-            return self.pipeline.run(request)
+        return self.stream_turns(history, q, options, session_id=session_id, started=started)
+
+    def stream_turns(self, history: Sequence[Turn], message: str, options: AskOptions, *,
+                     session_id: str | None = None, started: float | None = None
+                     ) -> AnswerStream:
+        """Answer ``message`` after the turns ``history`` (given, not read from a session;
+        saved to ``session_id`` if one is given), streaming: a follow-up is condensed into
+        a standalone search query first."""
+        q = check_question(message)
+        started = time.perf_counter() if started is None else started
+        if not history:
+            return self.pipeline.run(AnswerRequest(q, options, session_id=session_id),
+                                     started=started)
         self.pipeline.components.get("llm")  # load outside the timings
         t = time.perf_counter()
         standalone, rewritten = self.condense(history, q)

@@ -8,7 +8,8 @@ Every error ragkit raises derives from :class:`RagkitError`; each has a stable `
      ├── NotFoundError           a knowledge base, model or file that does not exist
      ├── ParseError              one document could not be parsed (path + reason)
      ├── BackendError            an embedding model, store or LLM failed
-     │    └── DimensionMismatchError  the store holds vectors of another model
+     │    ├── DimensionMismatchError  the store holds vectors of another model
+     │    └── DiskFullError           no space left on the knowledge base's disk
      └── LockedError             another process is writing to the knowledge base
 
 Messages say what went wrong, where, and what to do next.
@@ -45,6 +46,13 @@ class BackendError(RagkitError):
 
 class DimensionMismatchError(BackendError):
     code = "dimension_mismatch"
+
+
+class DiskFullError(BackendError):
+    """No space left on the device holding the knowledge base (found before a batch is
+    written, or as the reason a write failed)."""
+
+    code = "disk_full"
 
 
 class LockedError(RagkitError):

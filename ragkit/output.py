@@ -71,3 +71,20 @@ def safe_markdown(text: str, sources: Iterable[str] = ()) -> str:
     out = _escape_html(out)
     out = re.sub(r"!\[", r"!\\[", out)  # any image syntax left over stays text
     return re.sub(r"\x00(\d+)\x00", lambda m: kept[int(m.group(1))], out)
+
+
+#: characters a terminal obeys: C0 controls but tab and newline, DEL, C1 controls, and the
+#: bidirectional overrides and isolates that reorder what is shown ("Trojan Source")
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` for a terminal: control characters (the ESC that starts colour, cursor and
+    title sequences, carriage returns that overwrite a line, bidi overrides) are shown as
+    escapes instead of obeyed, so a document cannot rewrite what the user sees.
+
+    >>> terminal_safe("ok\\x1b[2J\\x1b]0;pwned\\x07 done\\n")
+    'ok\\\\x1b[2J\\\\x1b]0;pwned\\\\x07 done\\n'
+    """
+    return _TERMINAL_CONTROL.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100
+                                 else f"\\u{ord(m[0]):04x}", text)

@@ -68,6 +68,17 @@ class VectorStore(Protocol):
 
 
 @runtime_checkable
+class Reopens(Protocol):
+    """A store whose view of other processes' writes can go stale (an embedded Chroma keeps
+    its vector index in memory). The retriever calls :meth:`reopen` when another process
+    changed the knowledge base."""
+
+    def reopen(self) -> None:
+        """Drop the in-memory view; the next call reads what is committed on disk."""
+        ...
+
+
+@runtime_checkable
 class LLM(Protocol):
     """Generates text from chat messages, streaming."""
 

@@ -32,7 +32,14 @@ import binascii
 import re
 import unicodedata
 
-from ragkit._injection_patterns import CONFUSABLES, DISCUSSION, INVISIBLE, PATTERNS, REPORTED
+from ragkit._injection_patterns import (
+    CONFUSABLES,
+    DISCUSSION,
+    INVISIBLE,
+    PATTERNS,
+    REPORTED,
+    SELF_REFERENCE,
+)
 
 
 def _compile(alternatives: tuple[str, ...]) -> re.Pattern[str] | None:
@@ -48,6 +55,7 @@ _CASED = {name: _compile(tuple(a for a in alts if a.startswith("(?-i:")))
 _HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _DISCUSSION = re.compile(DISCUSSION, re.IGNORECASE)
 _REPORTED = re.compile(REPORTED, re.IGNORECASE)
+_SELF = re.compile(SELF_REFERENCE, re.IGNORECASE)
 _QUOTED = re.compile(r'"[^"\n]{1,120}"|“[^“”\n]{1,120}”|「[^「」\n]{1,120}」|‘[^‘’\n]{1,120}’')
 _DELETE = {ord(c): None for c in INVISIBLE}
 _HAS_INVISIBLE = re.compile(f"[{INVISIBLE}]")
@@ -65,7 +73,8 @@ OBFUSCATED = "obfuscated"
 
 # chat-template control strings of common model families
 _CONTROL = re.compile(
-    r"<\|[A-Za-z_]{2,20}\|>|</?s>|\[/?INST\]|<<\s*/?SYS\s*>>|<\|?(?:start|end)_header_id\|?>",
+    r"<\|[A-Za-z_]{2,20}\|>|</?s>|\[/?INST\]|<<\s*/?SYS\s*>>|<\|?(?:start|end)_header_id\|?>"
+    r"|<(?:start|end)_of_turn>|<(?:bos|eos)>|\[/?(?:TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS)\]",
 )
 
 
@@ -132,8 +141,9 @@ def _decoded(unhidden: str) -> list[str]:
 def _is_mention(folded: str, m: re.Match[str]) -> bool:
     """Whether the match is reported speech ("asks the model to …") or is itself a short
     quotation (the quote holds little besides the match) in a text about attacks."""
-    if _REPORTED.search(folded, max(0, m.start() - 40), m.start()):
-        return True
+    said = _REPORTED.search(folded, max(0, m.start() - 40), m.start())
+    if said:  # unless the text reports itself: "this message asks the model to …"
+        return not _SELF.search(folded, max(0, said.start() - 60), said.start())
     return bool(_DISCUSSION.search(folded)) and any(
         q.start() <= m.start() and m.end() <= q.end() and q.end() - q.start() <= len(m[0]) + 12
         for q in _QUOTED.finditer(folded))

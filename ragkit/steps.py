@@ -36,9 +36,27 @@ def apply_policy(hits: list[Hit], policy: str) -> tuple[list[Hit], list[Hit]]:
     return [h for h in hits if not h.flags], [h for h in hits if h.flags]
 
 
-def held_back_notes(answer: Answer, held: list[Hit], policy: str) -> None:
-    """Record on ``answer`` the passages the policy held back: 'drop' in ``dropped``,
-    'quarantine' in ``flagged`` with ``quarantined: True`` for the user to review."""
+def tool_policy(results: list[ToolResult], policy: str
+                ) -> tuple[list[ToolResult], list[ToolResult]]:
+    """(tool results for the prompt, held back) under ``injection_policy``, as
+    :func:`apply_policy` does for passages: a tool's output (a web page, an e-mail) can
+    carry an injection too."""
+    if policy == "flag":
+        return results, []
+    return [r for r in results if not r.flags], [r for r in results if r.flags]
+
+
+def held_back_notes(answer: Answer, held: list[Hit], policy: str,
+                    held_tools: Sequence[ToolResult] = ()) -> None:
+    """Record on ``answer`` the passages and tool results the policy held back: 'drop' in
+    ``dropped``, 'quarantine' also in ``flagged`` with ``quarantined: True`` for the user to
+    review."""
+    for r in held_tools:
+        if policy == "quarantine":
+            answer.flagged.append({"kind": "tool_result", "name": r.name, "flags": list(r.flags),
+                                   "quarantined": True})
+        answer.dropped.append(f"tool result {r.name}: held back as a likely prompt injection "
+                              f"({', '.join(r.flags)}; injection_policy={policy!r})")
     for h in held:
         where = f"{h.chunk.source}#{h.chunk.index}"
         if policy == "quarantine":

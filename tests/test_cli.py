@@ -202,6 +202,21 @@ class TestRetrieveCLI:
                   cwd=kb.parent)
         assert bad.returncode == 1 and "KEY=VALUE" in bad.stderr
 
+    def test_terminal_control_sequences_in_documents_are_shown_not_obeyed(
+            self, tmp_path: Path) -> None:
+        docs, kb = tmp_path / "docs", tmp_path / "kb"
+        docs.mkdir()
+        (docs / "evil.txt").write_text("Alpacas hum softly.\x1b]0;pwned\x07\x1b[2J\r"
+                                       "Alpacas are calm animals.\n", encoding="utf-8")
+        out = run(str(BIN / "ragkit-ingest"), str(docs), "--kb", str(kb), cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        out = run(str(BIN / "ragkit"), "retrieve", "alpacas", "--kb", str(kb), "--mode",
+                  "bm25", cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "Alpacas" in out.stdout
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout, "obeyed by a terminal"
+        assert "\\x1b" in out.stdout, "shown as an escape"
+
 
 class TestEvalCLI:
     def test_json_and_table(self, tmp_path: Path) -> None:

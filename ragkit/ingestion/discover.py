@@ -1,14 +1,15 @@
 """Find the files to ingest: glob patterns, hidden files and folders skipped, sorted.
 
-Symlinks to files are followed; symlinked folders are not (no loops), and a broken symlink
-or a symlink loop is reported as a problem, not silently dropped.
+Symlinks to files are followed; symlinked folders are not (no loops) and are listed as
+skipped, with the reason. A broken symlink, a symlink loop or a folder that cannot be
+listed is reported as a problem, not silently dropped.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +19,11 @@ from ragkit.errors import NotFoundError
 @dataclass
 class Discovery:
     files: list[Path] = field(default_factory=list)
-    #: (path, reason) for entries that look like documents but cannot be read at all
+    #: (path, reason) for entries that look like documents but cannot be read at all, and
+    #: folders that cannot be listed
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: (path, reason) for what is left out on purpose: symlinked folders, pipes and devices
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _matches(rel: str, patterns: Iterable[str]) -> bool:
@@ -39,6 +43,25 @@ def _check_link(path: Path) -> str | None:
     return None
 
 
+def _folder_link(path: Path) -> str:
+    """Why the symlinked folder ``path`` is not followed."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, on Python < 3.13
+        return f"broken symlink or symlink loop ({getattr(exc, 'strerror', None) or exc})"
+    here = Path(os.path.realpath(path.parent))
+    if target == here or target in here.parents:  # following it would walk in circles
+        return f"symlinked folder loops back to {target}; not followed"
+    return f"symlinked folder ({target}) not followed; ingest it by its own path"
+
+
+def _walk_error(problems: list[tuple[str, str]]) -> Callable[[OSError], None]:
+    def on_error(exc: OSError) -> None:
+        problems.append((str(exc.filename), f"folder cannot be read ({exc.strerror or exc}); "
+                         "its files were not ingested"))
+    return on_error
+
+
 def discover(paths: Iterable[str | Path], include: list[str], exclude: list[str]) -> Discovery:
     """Return the files under ``paths`` matching ``include`` and not ``exclude``.
 
@@ -56,11 +79,17 @@ def discover(paths: Iterable[str | Path], include: list[str], exclude: list[str]
         if not root.exists():
             raise NotFoundError(f"{str(raw)!r} does not exist; give a folder or file to ingest.")
         if not root.is_dir():
-            if not root.name.startswith("."):
+            if not root.is_file():  # a FIFO or a device: reading it could block forever
+                out.problems.append((str(root), "not a regular file (a pipe, socket or device)"))
+            elif not root.name.startswith("."):
                 found[root] = None
             continue
-        for folder, dirs, names in os.walk(root, followlinks=False):
+        for folder, dirs, names in os.walk(root, onerror=_walk_error(out.problems)):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for d in [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                dirs.remove(d)  # os.walk would not descend; say so in the report
+                link = Path(folder) / d
+                out.skipped.append((str(link), _folder_link(link)))
             for name in names:
                 if name.startswith("."):
                     continue
@@ -73,5 +102,8 @@ def discover(paths: Iterable[str | Path], include: list[str], exclude: list[str]
                     continue
                 if path.is_file() or not path.exists():  # vanished ones are reported later
                     found[path] = None
+                else:  # reading a FIFO or a device could block forever, or never end
+                    out.skipped.append((str(path), "not a regular file (a pipe, socket or "
+                                        "device)"))
     out.files = sorted(found)
     return out

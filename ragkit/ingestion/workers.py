@@ -8,6 +8,7 @@ parse the next files.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -16,13 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ragkit import _offline
 from ragkit._terms import terms_of
-from ragkit._types import Chunk
+from ragkit._types import Chunk, Document
 from ragkit.errors import RagkitError
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.parse import parse_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,32 +60,86 @@ class Parsed:
     chunk_s: float = 0.0
     #: each chunk's keyword-index terms (made here, in the worker, off the main process)
     terms: list[str] = field(default_factory=list)
+    #: the parsed document, between :func:`parse_only` and :func:`chunk_parsed`
+    doc: Document | None = None
 
 
-def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
-    """Parse and chunk ``job``; a failure becomes ``Parsed.error`` (one line), never raises."""
+#: why a file whose size or modification time moved while it was parsed is not ingested
+CHANGED = "file changed while it was read; run again to ingest the new version"
+
+
+def _unchanged(job: Job) -> bool:
+    """Whether the file still has the size and modification time it was hashed with (else
+    the chunks could hold content the recorded hash does not describe)."""
+    st = job.path.stat()
+    return (st.st_size, st.st_mtime_ns) == (job.size, job.mtime_ns)
+
+
+def _still(job: Job) -> bool:
+    """:func:`_unchanged`, and True when that cannot be told (the error then stands)."""
+    try:
+        return _unchanged(job)
+    except OSError:
+        return True
+
+
+def _failed(job: Job, exc: Exception) -> Parsed:
+    """``exc``, met while parsing or chunking ``job``, as the file's one-line failure."""
+    if isinstance(exc, RagkitError):  # a parser choking on a half-written file: say why
+        return Parsed(job, [], str(exc) if _still(job) else CHANGED)
+    if isinstance(exc, FileNotFoundError):
+        return Parsed(job, [], "file disappeared during the run")
+    if isinstance(exc, OSError):
+        return Parsed(job, [], f"{type(exc).__name__}: {exc.strerror or exc}")
+    if isinstance(exc, MemoryError | RecursionError):
+        return Parsed(job, [], f"{type(exc).__name__} while parsing; the file is too complex")
+    log.debug("unexpected error on %s", job.path, exc_info=True)
+    reason = " ".join(str(exc).split())[:200]
+    return Parsed(job, [], f"internal error ({type(exc).__name__}: {reason}); please "
+                  "report it with the file (ragkit-ingest -vv shows the traceback)")
+
+
+def parse_only(job: Job, languages: list[str]) -> Parsed:
+    """Parse ``job`` into ``Parsed.doc`` (no chunks yet); a failure becomes ``error``."""
     try:
         start = time.perf_counter()
-        doc = parse_file(job.path, source=str(job.path), doc_id=job.digest,
-                         languages=config.languages)
-        parsed = time.perf_counter()
+        doc = parse_file(job.path, source=str(job.path), doc_id=job.digest, languages=languages)
+        return Parsed(job, [], None, time.perf_counter() - start, doc=doc)
+    except Exception as exc:  # noqa: BLE001 - a bug met on one file must not stop the run
+        return _failed(job, exc)
+
+
+def chunk_parsed(parsed: Parsed, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
+    """Chunk what :func:`parse_only` gave (a failure passes through), dropping the document.
+
+    A file changed (or replaced) since it was hashed is reported (:data:`CHANGED`), so the
+    manifest never records one version's hash with another version's chunks."""
+    job, doc = parsed.job, parsed.doc
+    if parsed.error is not None or doc is None:
+        return Parsed(job, [], parsed.error, parsed.parse_s)
+    try:
+        if not _unchanged(job):
+            return Parsed(job, [], CHANGED, parsed.parse_s)
+        start = time.perf_counter()
         chunks = chunk_document(doc, max_tokens=config.max_tokens, count=count,
                                 fingerprint=config.fingerprint, overlap=config.overlap)
         terms = [terms_of(c.text) for c in chunks]
-        return Parsed(job, chunks, None, parsed - start, time.perf_counter() - parsed, terms)
-    except RagkitError as exc:
-        return Parsed(job, [], str(exc))
-    except OSError as exc:
-        if isinstance(exc, FileNotFoundError):
-            return Parsed(job, [], "file disappeared during the run")
-        return Parsed(job, [], f"{type(exc).__name__}: {exc.strerror or exc}")
-    except (MemoryError, RecursionError) as exc:
-        return Parsed(job, [], f"{type(exc).__name__} while parsing; the file is too complex")
+        return Parsed(job, chunks, None, parsed.parse_s, time.perf_counter() - start, terms)
+    except Exception as exc:  # noqa: BLE001 - a bug met on one file must not stop the run
+        return _failed(job, exc)
+
+
+def process(job: Job, config: ChunkConfig, count: Callable[[str], int]) -> Parsed:
+    """Parse and chunk ``job``; a failure becomes ``Parsed.error`` (one line), never raises
+    (:func:`parse_only`, then :func:`chunk_parsed`)."""
+    return chunk_parsed(parse_only(job, config.languages), config, count)
 
 
 # -- worker-process side ----------------------------------------------------------------
 _config: ChunkConfig | None = None
 _count: Callable[[str], int] | None = None
+#: where this worker says which job it starts, and when (:func:`run_job`)
+_starts: Any = None
 
 
 def _exit_with(parent_pid: int) -> None:
@@ -97,14 +155,17 @@ def _exit_with(parent_pid: int) -> None:
             pass
 
 
-def _init_worker(config: ChunkConfig, parent_pid: int) -> None:
-    global _config, _count
+def _init_worker(config: ChunkConfig | None, parent_pid: int, starts: Any) -> None:
+    global _config, _count, _starts
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    _starts = starts
+    _config = config
+    if config is None or not config.tokenizer:  # parse only (:func:`parse_only`)
+        return
     _offline.apply_offline_defaults()  # before transformers reads the environment
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(config.tokenizer, local_files_only=True)
-    _config = config
     _count = lambda text: len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])  # noqa: E731
 
 
@@ -113,12 +174,33 @@ def _work(job: Job) -> Parsed:
     return process(job, _config, _count)
 
 
-def make_pool(workers: int, config: ChunkConfig) -> Executor:
+def make_pool(workers: int, config: ChunkConfig | None, starts: Any = None) -> Executor:
+    """``workers`` parser processes; each loads ``config.tokenizer`` (none: parse only)
+    and reports the jobs :func:`run_job` starts on ``starts`` (a ``SimpleQueue``)."""
     ctx = multiprocessing.get_context("forkserver")
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                               initializer=_init_worker, initargs=(config, os.getpid()))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                               initargs=(config, os.getpid(), starts))
+
+
+def start_queue() -> Any:
+    """The channel a pool's workers report job starts on (``(key, pid, monotonic time)``)."""
+    return multiprocessing.get_context("forkserver").SimpleQueue()
+
+
+def run_job(work: Callable[[Job], Parsed], key: int, job: Job) -> Parsed:
+    """What the pool runs: report that job ``key`` starts here now, then ``work(job)``
+    (the deadline of a file runs from its start, not from when it was queued)."""
+    if _starts is not None:
+        _starts.put((key, os.getpid(), time.monotonic()))
+    return work(job)
 
 
 def work_in_pool(job: Job) -> Parsed:
-    """The function submitted to the pool (module-level, so it pickles by name)."""
+    """Parse and chunk in a worker (module-level, so it pickles by name)."""
     return _work(job)
+
+
+def parse_in_pool(job: Job) -> Parsed:
+    """Parse only, in a worker started without a tokenizer (:func:`parse_only`)."""
+    assert _config is not None, "worker not initialised"
+    return parse_only(job, _config.languages)

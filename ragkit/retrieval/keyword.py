@@ -20,12 +20,14 @@ The record is read only through :class:`ragkit.storage.KeywordRecord`.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,42 @@ from ragkit.storage import KeywordRecord, SqlFilter
 log = logging.getLogger(__name__)
 
 K1, B = 1.2, 0.75
+#: a ``bm25/.tmp-*`` folder untouched this long is left by a save that died (killed, disk
+#: full), not one being written by another process: it is removed (as `ragkit doctor` does)
+STALE_TMP_SECONDS = 60.0
+
+
+def _last_touched(path: Path) -> float:
+    """The newest modification time of ``path`` and the files directly in it."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for entry in os.scandir(path):
+            newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+    return newest
+
+
+def sweep_leftovers(folder: Path) -> int:
+    """Remove the stale ``.tmp-*`` leftovers of interrupted saves in ``folder`` (the
+    ``bm25/`` folder); return how many were removed."""
+    removed = 0
+    try:
+        leftovers = list(folder.glob(".tmp-*"))
+    except OSError:
+        return 0
+    for tmp in leftovers:
+        try:
+            if time.time() - _last_touched(tmp) <= STALE_TMP_SECONDS:
+                continue
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
+            removed += 1
+        except OSError as exc:  # gone meanwhile (another sweeper), or not ours to remove
+            log.debug("leftover %s not removed: %s", tmp, exc)
+    if removed:
+        log.info("removed %d leftover temporary folders in %s", removed, folder)
+    return removed
 
 
 class _Scorer:
@@ -73,9 +111,11 @@ class _Scorer:
             (tmp / "terms.json").write_text(json.dumps(self.vocab, ensure_ascii=False))
             os.rename(tmp, folder)
         except OSError as exc:
-            # another process saved this generation first, or the folder is read-only: the
-            # scorer in memory serves this process either way
-            log.debug("keyword scorer not saved to %s: %s", folder, exc)
+            # another process saved this generation first, the folder is read-only or the
+            # disk is full: the scorer in memory serves this process either way
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            log.log(logging.WARNING if full else logging.DEBUG,
+                    "keyword scorer not saved to %s: %s", folder, exc)
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
 
@@ -140,7 +180,9 @@ class KeywordIndex:
             return scorer
 
     def _prune(self, keep: Path) -> None:
-        """Remove saved scorers of older generations and of other records (best effort)."""
+        """Remove saved scorers of older generations and of other records, and stale
+        leftovers of interrupted saves (best effort)."""
+        sweep_leftovers(self.cache)
         epoch, _, gen = keep.name.partition("-")
         for old in list(self.cache.iterdir()):
             name_epoch, _, name_gen = old.name.partition("-")
@@ -148,6 +190,15 @@ class KeywordIndex:
                 continue
             if name_epoch != epoch or int(name_gen) < int(gen):
                 shutil.rmtree(old, ignore_errors=True)
+
+    def committed(self, chunk_ids: list[str]) -> set[str] | None:
+        """Which of ``chunk_ids`` committed manifest rows claim, read in one snapshot; None
+        when unknown (no record yet): then every stored chunk counts."""
+        return self._record.claimed(chunk_ids)
+
+    def version(self) -> tuple[str, int | None]:
+        """The committed record's version and the process id that wrote it last."""
+        return self._record.state()
 
     def sources(self) -> list[str]:
         """Every file of the knowledge base (from the manifest's rows)."""
@@ -182,5 +233,6 @@ def refresh(kb_manifest: str | Path) -> None:
     index = KeywordIndex(kb_manifest)
     try:
         index.scorer()
+        sweep_leftovers(index.cache)  # also when the scorer was saved already
     finally:
         index.close()

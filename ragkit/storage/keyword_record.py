@@ -14,6 +14,7 @@ which calls them inside its own transactions (no commit here). Reading:
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -61,8 +62,9 @@ def chunk_filter(
 
 # -- writing: inside the Manifest's transactions ----------------------------------------------
 def touch(db: sqlite3.Connection) -> None:
-    """Mark the record changed (inside the changing transaction)."""
+    """Mark the record changed (inside the changing transaction), and by which process."""
     db.execute("UPDATE kw_meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+    db.execute("INSERT OR REPLACE INTO kw_meta VALUES ('writer', ?)", (str(os.getpid()),))
 
 
 def put(db: sqlite3.Connection, rows: Iterable[tuple[Chunk, str]]) -> None:
@@ -147,6 +149,33 @@ class KeywordRecord:
             return "0-0"
         meta = dict(db.execute("SELECT key, value FROM kw_meta").fetchall())
         return f"{meta.get('epoch', '0')}-{int(meta.get('generation', 0))}"
+
+    def state(self) -> tuple[str, int | None]:
+        """:meth:`version`, and the process id of the last process that changed the record
+        (None: unknown), read in one statement."""
+        db = self._conn()
+        if db is None:
+            return "0-0", None
+        meta = dict(db.execute("SELECT key, value FROM kw_meta").fetchall())
+        writer = str(meta.get("writer", ""))
+        return (f"{meta.get('epoch', '0')}-{int(meta.get('generation', 0))}",
+                int(writer) if writer.isdigit() else None)
+
+    def claimed(self, chunk_ids: Sequence[str]) -> set[str] | None:
+        """Which of ``chunk_ids`` committed rows claim; None when the record is empty (a
+        knowledge base from before the record, or one filled some other way: claims
+        unknown)."""
+        db = self._conn()
+        if db is None or db.execute("SELECT 1 FROM kw_chunks LIMIT 1").fetchone() is None:
+            return None
+        out: set[str] = set()
+        ids = list(chunk_ids)
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            out.update(r[0] for r in db.execute(
+                f"SELECT chunk_id FROM kw_chunks WHERE chunk_id IN ({marks})", part))
+        return out
 
     def terms(self) -> list[tuple[int, str]]:
         """``(rowid, terms)`` of every chunk, by rowid."""
