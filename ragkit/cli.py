@@ -1,5 +1,5 @@
-"""``ragkit ask``, ``chat``, ``retrieve``, ``eval retrieval`` and ``ui``: thin command-line
-ways into the :class:`ragkit.RAG` API."""
+"""``ragkit ask``, ``chat``, ``retrieve``, ``eval``, ``doctor``, ``serve`` and ``ui``: thin
+command-line ways into the :class:`ragkit.RAG` API."""
 
 from __future__ import annotations
 
@@ -22,11 +22,19 @@ from ragkit import (
     RagkitError,
     ValidationError,
     new_session_id,
+    terminal_safe,
 )
 from ragkit.cli_doctor import doctor
 from ragkit.cli_eval import eval_app
+from ragkit.cli_serve import serve
 
 MODES = RETRIEVAL_MODES
+
+
+def _write(text: str) -> None:
+    """Print text that may hold a document's words: control characters shown, not obeyed
+    (:func:`ragkit.terminal_safe`)."""
+    sys.stdout.write(terminal_safe(text))
 #: the apps read ./ragkit.toml (before the knowledge base's own); the library alone does not
 SETTINGS_FILES = ("ragkit.toml",)
 
@@ -71,7 +79,7 @@ FilterOption = Annotated[
 
 
 def _fail(exc: RagkitError) -> typer.Exit:
-    typer.echo(f"Error: {exc}", err=True)
+    typer.echo(f"Error: {terminal_safe(str(exc))}", err=True)
     return typer.Exit(1)
 
 
@@ -109,12 +117,12 @@ def retrieve(
         sys.stdout.write(json.dumps(found.to_dict(), ensure_ascii=False) + "\n")
         return
     if not hits:
-        sys.stdout.write("No passage found.\n")
+        _write("No passage found.\n")
     for n, h in enumerate(hits, 1):
         c = h.chunk
         where = f", page {c.page}" if c.page is not None else ""
         text = " ".join(c.text.split())
-        sys.stdout.write(f"[{n}] {h.score:.4f}  {c.source}{where}\n    "
+        _write(f"[{n}] {h.score:.4f}  {c.source}{where}\n    "
                          f"{text[:200]}{'…' if len(text) > 200 else ''}\n")
 
 
@@ -154,28 +162,28 @@ def _echo(stream: ragkit.AnswerStream, show_prompt: bool) -> ragkit.Answer:
     """Print the prompt (if asked), then the answer as it streams; return the Answer."""
     if show_prompt:
         assert stream.prompt is not None  # RAG.stream builds the prompt before returning
-        sys.stdout.write(stream.prompt.render() + "\n\n")
+        _write(stream.prompt.render() + "\n\n")
     for piece in stream:
-        sys.stdout.write(piece)
+        _write(piece)
         sys.stdout.flush()
     return stream.answer
 
 
 def _print_sources(answer: ragkit.Answer) -> None:
-    sys.stdout.write("\n\nSources:\n")
+    _write("\n\nSources:\n")
     for c in answer.citations:
         where = f", page {c.page}" if c.page is not None else ""
         section = f" — {c.section}" if c.section else ""
         mark = (" (given, not cited)" if not c.cited else
                 " (matched by ragkit: the model wrote no marker)" if c.attributed else "")
         flag = f"  ⚠ possible prompt injection: {', '.join(c.flags)}" if c.flags else ""
-        sys.stdout.write(f"[{c.n}] {c.source}{where}{section}{mark}{flag}\n")
+        _write(f"[{c.n}] {c.source}{where}{section}{mark}{flag}\n")
     if answer.invalid_markers:
-        sys.stdout.write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
+        _write(f"(markers pointing at no passage: {answer.invalid_markers})\n")
     _print_support(answer)
     for call in answer.tool_calls:
         outcome = f"error: {call.error}" if call.error else call.output
-        sys.stdout.write(f"tool {call.name}({call.arguments_json}) -> {outcome}\n")
+        _write(f"tool {call.name}({call.arguments_json}) -> {outcome}\n")
 
 
 def _tool_results(items: list[str] | None) -> list[dict[str, str]]:
@@ -192,11 +200,11 @@ def _print_support(answer: ragkit.Answer) -> None:
     """Sentences the passages do not support, marked (verification in ragkit.verify)."""
     weak = [x for x in answer.support if x.factual and not x.supported]
     if answer.supported_share is not None:
-        sys.stdout.write(f"supported: {answer.supported_share:.0%} of the answer's "
+        _write(f"supported: {answer.supported_share:.0%} of the answer's "
                          "factual sentences\n")
     for x in weak:
         why = "wrong citation" if x.wrong_citation else "not supported by the passages"
-        sys.stdout.write(f"  ✗ {why}: {x.text}\n")
+        _write(f"  ✗ {why}: {x.text}\n")
 
 
 @app.command()
@@ -280,7 +288,7 @@ def chat(
         rag = open_rag(kb)
         if list_sessions:
             for sess in rag.sessions():
-                sys.stdout.write(f"{sess.id}\t{sess.turns} turns\t{sess.title}\n")
+                _write(f"{sess.id}\t{sess.turns} turns\t{sess.title}\n")
             return
         sid = session or new_session_id()
         gen = _generation(temperature, None, None, max_tokens, None, None, None, seed, None)
@@ -289,7 +297,7 @@ def chat(
         typer.echo(f"session {sid} (/exit to quit)", err=True)
         while True:
             if interactive:
-                sys.stdout.write("> ")
+                _write("> ")
                 sys.stdout.flush()
             line = sys.stdin.readline()
             if not line or line.strip() in ("/exit", "/quit"):
@@ -299,18 +307,19 @@ def chat(
             try:
                 answer = _echo(rag.chat_stream(sid, line.strip(), options), show_prompt)
             except ValidationError as exc:  # a bad question: say so, keep the session
-                typer.echo(f"Error: {exc}", err=True)
+                typer.echo(f"Error: {terminal_safe(str(exc))}", err=True)
                 continue
             if answer.standalone_question and answer.standalone_question != answer.question:
-                sys.stdout.write(f"\n(searched for: {answer.standalone_question})")
+                _write(f"\n(searched for: {answer.standalone_question})")
             _print_sources(answer)
-            sys.stdout.write("\n")
+            _write("\n")
     except RagkitError as exc:
         raise _fail(exc) from exc
 
 
 app.add_typer(eval_app, name="eval")
 app.command("doctor")(doctor)
+app.command("serve")(serve)
 
 
 def ui_script() -> Path:
