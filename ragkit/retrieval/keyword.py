@@ -175,6 +175,7 @@ class KeywordIndex:
                 scorer = _Scorer.build(self._record, version)
                 if scorer is not None:
                     scorer.save(folder)
+                if self.cache.is_dir():  # also when the record became empty
                     self._prune(keep=folder)
             self._scorer = scorer
             return scorer
