@@ -67,7 +67,8 @@ def _embedder(b: _Build) -> Embedder:
 
     s = b.settings
     return SentenceTransformerEmbedder(s.embedding_model, device=s.embedding_device,
-                                       batch_size=s.embedding_batch_size)
+                                       batch_size=s.embedding_batch_size,
+                                       dtype=s.embedding_dtype)
 
 
 def _store(b: _Build) -> VectorStore:
@@ -75,7 +76,8 @@ def _store(b: _Build) -> VectorStore:
 
     s, e = b.settings, b.get("embedder")
     return ChromaStore(None if s.chroma_url else b.kb.chroma_path, url=s.chroma_url,
-                       collection=s.collection, embedder_name=e.name, dimension=e.dimension)
+                       collection=s.collection, embedder_name=e.name, dimension=e.dimension,
+                       dtype=getattr(e, "dtype", "float32"))
 
 
 def _llm(b: _Build) -> LLM:

@@ -4,7 +4,7 @@ Each :class:`Check` has a stable name, a status (``ok``, ``warn`` or ``problem``
 and the fix. ``repair=True`` runs the crash repair of every ingest (then rebuilds the BM25
 scorer), migrates an older manifest and removes stale temporary files. The LLM is never
 loaded (its file is checked by the GGUF magic bytes); the embedding model is, for its
-dimension. See docs/doctor.md.
+dimension and dtype (another dtype than the stored vectors' is a warning). See docs/doctor.md.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class _Ctx:
     embedder: Embedder | None
     running: bool = False  #: another process holds the writer lock
     client: Any = None  #: the Chroma client, once opened
-    recorded: tuple[str | None, int | None] = (None, None)  #: model, dimension in the store
+    recorded: tuple[str | None, int | None, str] = (None, None, "float32")  #: model, dim, dtype
 
 
 def check_knowledge_base(kb: str | Path, *, repair: bool = False,
@@ -120,8 +120,9 @@ def check_knowledge_base(kb: str | Path, *, repair: bool = False,
     ctx = _Ctx(base, s, repair, embedder)
     lock = _lock(base)
     ctx.running = lock.status != "ok"
+    leftovers = _leftovers(ctx)  # first: rebuilding the BM25 scorer sweeps stale ones too
     checks += [lock, *_store_checks(ctx), _embedding_files(s), _embedding_model(ctx),
-               _llm_model(s), _telemetry(ctx), _network(s), _leftovers(ctx)]
+               _llm_model(s), _telemetry(ctx), _network(s), leftovers]
     return Diagnosis(base.path, checks)
 
 
@@ -194,20 +195,19 @@ def _open_store(ctx: _Ctx) -> tuple[Check, VectorStore | None]:
     try:
         meta = _collection_meta(ctx)
     except Exception as exc:  # noqa: BLE001 - a server down, a damaged folder: all reported
-        return Check("store", "problem", f"the Chroma store cannot be opened: {exc}",
-                     "Start the Chroma server or check chroma_url." if s.chroma_url
-                     else fix), None
+        return Check("store", "problem", f"the Chroma store cannot be opened: {exc}", "Start the"
+                     " Chroma server or check chroma_url." if s.chroma_url else fix), None
     name, dim = (meta or {}).get("embedding_model"), (meta or {}).get("dimension")
     if not isinstance(name, str) or not isinstance(dim, int):
         why = "is missing" if meta is None else "records no embedding model (not ragkit's)"
         return Check("store", "problem", f"collection {s.collection!r} {why}", fix), None
     from ragkit.backends.chroma import ChromaStore
 
-    ctx.recorded = (name, dim)
-    store = ChromaStore(None if s.chroma_url else ctx.kb.chroma_path, url=s.chroma_url,
-                        collection=s.collection, embedder_name=name, dimension=dim)
+    ctx.recorded = (name, dim, str((meta or {}).get("embedding_dtype", "float32")))  # or older
+    store = ChromaStore(None if s.chroma_url else ctx.kb.chroma_path, url=s.chroma_url, dtype=
+                        ctx.recorded[2], collection=s.collection, embedder_name=name, dimension=dim)
     return Check("store", "ok", f"collection {s.collection!r}: {store.count()} chunks of "
-                 f"{name!r} ({dim}-dim)"), store
+                 f"{name!r} ({dim}-dim, {ctx.recorded[2]})"), store
 
 
 def _collection_meta(ctx: _Ctx) -> dict[str, Any] | None:
@@ -314,7 +314,7 @@ def _embedding_files(s: Settings) -> Check:
 
 def _embedding_model(ctx: _Ctx) -> Check:
     """The model the store records against the configured one (as ``RAG`` builds it)."""
-    (had, dim), s = ctx.recorded, ctx.settings
+    (had, dim, had_dtype), s = ctx.recorded, ctx.settings
     name = ctx.embedder.name if ctx.embedder is not None else s.embedding_model
     fix = f"Re-ingest into a new folder, or set embedding_model back to {had!r}."
     if had is not None and had != name:
@@ -331,8 +331,12 @@ def _embedding_model(ctx: _Ctx) -> Check:
     if dim is not None and dim != ctx.embedder.dimension:
         return Check("embedding_model", "problem", f"the store holds {dim}-dim vectors but "
                      f"{name!r} makes {ctx.embedder.dimension}-dim ones", fix)
-    held = "matches the store" if had else "loads (no store records a model)"
-    return Check("embedding_model", "ok", f"{name!r} ({ctx.embedder.dimension}-dim) {held}")
+    e, dtype = ctx.embedder, getattr(ctx.embedder, "dtype", "float32")
+    runs = f"{name!r} ({e.dimension}-dim, {dtype}: {getattr(e, 'dtype_reason', 'given')})"
+    if had and had_dtype != dtype:  # a note, not a problem: see ragkit/backends/chroma.py
+        return Check("embedding_model", "warn", f"{runs}; the store holds {had_dtype} vectors",
+                     f"Close enough to search; set embedding_dtype = {had_dtype!r} or re-ingest.")
+    return Check("embedding_model", "ok", f"{runs} {'matches the store' if had else 'loads'}")
 
 
 def _llm_model(s: Settings) -> Check:

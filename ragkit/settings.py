@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ragkit._dtype import resolve_dtype
 from ragkit._models import BUNDLED_EMBEDDING, BUNDLED_LLM
 from ragkit._renamed import renamed
 from ragkit.errors import ConfigError
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     )
     embedding_device: str = Field("cpu", description="torch device for the embedding model.")
     embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encode call.")
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Number "
+        "type the embedding model runs in ('auto': docs/configuration.md#the-embedding-dtype).")
     llm_model: str = Field(
         BUNDLED_LLM,
         description="GGUF file for llama.cpp: 'bundled:SmolLM2-135M-Instruct' or a path.",
@@ -233,6 +236,11 @@ class Settings(BaseSettings):
         "slow per-element language detection when they are known.",
     )
     max_file_mb: float = Field(100.0, gt=0, description="Larger files are reported, not parsed.")
+    parse_timeout_s: float = Field(
+        120.0, ge=0, description="Seconds one file may take to parse; a file that takes "
+        "longer is reported and its parser process stopped (0: no limit, and small runs "
+        "parse in the main process).",
+    )
     documents_dir: str = Field(
         "documents", description="Folder (relative to the knowledge base) that uploads are "
         "saved in and ingested from.",
@@ -376,7 +384,10 @@ class Settings(BaseSettings):
 
     def fingerprint(self) -> dict[str, Any]:
         """The settings whose change means chunks must be re-made and re-embedded."""
+        dtype, _ = resolve_dtype(self.embedding_dtype, model=self.embedding_model,
+                                 device=self.embedding_device)
         return {
+            **({} if dtype == "float32" else {"embedding_dtype": dtype}),  # float32: as before
             "embedding_model": self.embedding_model,
             "chunk_size": self.chunk_size,
             "chunk_overlap": self.chunk_overlap,

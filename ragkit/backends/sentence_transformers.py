@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import numpy as np
+
+from ragkit._dtype import resolve_dtype
 from ragkit._models import resolve_model
-from ragkit.errors import BackendError
+from ragkit.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -19,11 +22,22 @@ class SentenceTransformerEmbedder:
     384
     """
 
-    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64) -> None:
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
+                 dtype: str = "float32") -> None:
+        """``dtype``: 'float32', 'bfloat16' or 'auto' (:func:`ragkit._dtype.resolve_dtype`).
+
+        Raises ConfigError for another ``dtype``, BackendError when the model does not load.
+        """
+        import torch
         from sentence_transformers import SentenceTransformer
 
         self.name = model
         self.batch_size = batch_size
+        #: the number type the model runs in, and why (for doctor and the logs)
+        try:
+            self.dtype, self.dtype_reason = resolve_dtype(dtype, model=model, device=device)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         location = resolve_model(model)
         #: where worker processes load the same tokenizer from, to size chunks
         self.tokenizer_path = location
@@ -35,6 +49,9 @@ class SentenceTransformerEmbedder:
                 "folder, 'bundled:all-MiniLM-L6-v2', or a name already in the Hugging Face "
                 "cache (ragkit never downloads models)."
             ) from exc
+        if self.dtype == "bfloat16":
+            self._model.to(torch.bfloat16)
+        log.info("embedding model %r runs in %s (%s)", model, self.dtype, self.dtype_reason)
         # renamed get_embedding_dimension in sentence-transformers 5; keep both working
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
@@ -51,15 +68,28 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        """Unit vectors of ``texts``, in their order. The texts are encoded longest first, in
+        batches of similar length in word pieces, so little of the work is padding
+        (sentence-transformers sorts by characters, a poor proxy when Chinese and English
+        mix: 20 % of the tokens computed were padding on the bench corpus, 8 % in word-piece
+        order; bench/embed_dtype_bench.py)."""
         if not texts:
             return []
-        vectors = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        texts = list(texts)
+        pieces = self._tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        order = sorted(range(len(texts)), key=lambda i: -len(pieces[i]))
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            vectors[batch] = self._model.encode(
+                [texts[i] for i in batch],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        if self.dtype != "float32":  # normalised in bfloat16: unit length again, in float32
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return [v.tolist() for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:

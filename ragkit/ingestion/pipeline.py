@@ -19,10 +19,8 @@ import json
 import logging
 import os
 import time
-from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator
-from concurrent.futures import Future
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +29,19 @@ from ragkit._types import Chunk, Document
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
 from ragkit.ingestion.parse import file_hash, supported
+from ragkit.ingestion.pool import Parsers
 from ragkit.ingestion.report import Failure, IngestReport, Progress, Skipped
 from ragkit.ingestion.space import batch_bytes, disk_full, require_space
-from ragkit.ingestion.workers import ChunkConfig, Job, Parsed, make_pool, process, work_in_pool
+from ragkit.ingestion.workers import (
+    ChunkConfig,
+    Job,
+    Parsed,
+    chunk_parsed,
+    parse_in_pool,
+    parse_only,
+    process,
+    work_in_pool,
+)
 from ragkit.ports import Embedder, TokenizerFile, VectorStore
 from ragkit.settings import Settings
 from ragkit.storage import FileRecord, Manifest
@@ -49,21 +57,21 @@ PIPELINE_VERSION = 2
 Refresh = Callable[[Path], object]
 #: fewer files than this to parse: parse in this process (starting workers costs seconds)
 MIN_JOBS_FOR_POOL = 8
-#: files submitted to the workers ahead of the one the main process waits for: enough for
-#: the workers to keep parsing while the main process embeds a whole batch (a file's chunks
-#: wait in memory, so this bounds memory, not the corpus size)
-PARSE_AHEAD = 32
 
 
 def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """Everything whose change means a file's chunks must be re-made and re-embedded."""
     import unstructured
 
-    return {
+    fp = {
         **settings.fingerprint(),
         "max_tokens": min(settings.chunk_size, embedder.max_tokens),
         "parser": f"unstructured {unstructured.__version__}; ragkit pipeline {PIPELINE_VERSION}",
     }
+    fp.pop("embedding_dtype", None)  # the dtype the embedder really runs in, not the setting
+    if (dtype := getattr(embedder, "dtype", "float32")) != "float32":
+        fp["embedding_dtype"] = dtype
+    return fp
 
 
 def repair(store: VectorStore, manifest: Manifest) -> int:
@@ -96,6 +104,8 @@ def _tokenizer_file(embedder: Embedder) -> str:
 class _Run:
     #: what the pool runs for each job (a module-level function, so it pickles by name)
     work = staticmethod(work_in_pool)
+    #: what the one parser process of a small run runs for each job
+    parse_work = staticmethod(parse_in_pool)
 
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
                  manifest: Manifest, progress: Callable[[Progress], None] | None) -> None:
@@ -185,47 +195,28 @@ class _Run:
         return workers
 
     def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
+        """Each job parsed and chunked: in a pool of workers (each file within
+        ``parse_timeout_s`` of its start), else in one parser process that only parses
+        (chunks are counted here, with the embedder's tokenizer), else (``parse_timeout_s``
+        0) in this process."""
         workers = self.report.parse_workers = self.pool_size(len(jobs))
-        if workers == 0:
+        timeout = self.settings.parse_timeout_s
+        count, notes = self.embedder.count_tokens, self.report.notes
+        if workers:
+            here = partial(process, config=self.config, count=count)
+            yield from Parsers(self.work, self.config, timeout, here=here,
+                               notes=notes).run(jobs, workers)
+        elif timeout and jobs:
+            # the parser process only parses: it needs the languages, not the tokenizer
+            parse = ChunkConfig(self.config.languages, max_tokens=0, overlap=0,
+                                fingerprint="", tokenizer="")
+            only = partial(parse_only, languages=self.config.languages)
+            for item in Parsers(self.parse_work, parse, timeout, here=only, notes=notes,
+                                reuse=True).run(jobs, 1):
+                yield chunk_parsed(item, self.config, count)
+        else:
             for job in jobs:
-                yield process(job, self.config, self.embedder.count_tokens)
-            return
-        yield from self._pooled(jobs, workers)
-
-    def _pooled(self, jobs: list[Job], workers: int) -> Iterator[Parsed]:
-        todo = deque(jobs)
-        while todo:
-            suspects = yield from self._pool_run(todo, workers)
-            # a worker died (out of memory, a crash in a C parser) with these files in
-            # flight: parse each alone, so only the file that kills a worker fails
-            for job in suspects:
-                yield from self._pool_run(deque([job]), 1, alone=True)
-
-    def _pool_run(
-        self, todo: deque[Job], workers: int, alone: bool = False
-    ) -> Generator[Parsed, None, list[Job]]:
-        """Parse ``todo`` in a pool; return the jobs in flight if the pool broke."""
-        pool = make_pool(workers, self.config)
-        inflight: deque[tuple[Job, Future[Parsed]]] = deque()
-        try:
-            while todo or inflight:
-                while todo and len(inflight) < max(workers * 4, PARSE_AHEAD):
-                    job = todo.popleft()
-                    inflight.append((job, pool.submit(self.work, job)))
-                job, future = inflight[0]
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    if alone:
-                        yield Parsed(job, [], "the parser process died on this file (out of "
-                                     "memory, or a crash in a parser library)")
-                        return []
-                    return [j for j, _ in inflight]
-                inflight.popleft()
-                yield result
-            return []
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                yield process(job, self.config, count)
 
     # -- stage 3: embed and write, in batches ---------------------------------------------
     def take(self, item: Parsed) -> None:
@@ -392,6 +383,11 @@ def run_ingest(
     roots = [Path(p).expanduser() for p in paths]
     found = discover(roots, settings.include, settings.exclude)
     run = _Run(settings, embedder, store, manifest, progress)
+    dtype = getattr(embedder, "dtype", "float32")
+    if dtype != "float32" and (reason := getattr(embedder, "dtype_reason", "")):
+        run.report.notes.append(f"embedding in {dtype} ({reason})")
+    if note := getattr(store, "dtype_note", ""):
+        run.report.notes.append(note)
     run.report.dry_run = dry_run
     run.report.seen = len(found.files) + len(found.problems) + len(found.skipped)
     run.total = run.report.seen
