@@ -82,7 +82,7 @@ def read(kb: Path, stop: Path, asks: int) -> None:
             revisions.update(r for h in hits for r in REVISION.findall(h.chunk.text))
             if bad := mixed(hits):
                 out["mixed"].append(bad)
-        time.sleep(0.1)  # eight readers must not starve the writer of the CPU
+        time.sleep(0.25)  # eight readers must not starve the writer of the CPU
     for n in range(asks):
         try:
             answer = rag.ask(QUESTIONS[n % 2], k=2, generation={"max_tokens": 8})

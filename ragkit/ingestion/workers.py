@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from ragkit import _offline
 from ragkit._terms import terms_of
 from ragkit._types import Chunk, Document
 from ragkit.errors import RagkitError
+from ragkit.ingestion._spacy import use_bundled_spacy_model
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.parse import parse_file
 
@@ -158,15 +160,44 @@ def _exit_with(parent_pid: int) -> None:
 def _init_worker(config: ChunkConfig | None, parent_pid: int, starts: Any) -> None:
     global _config, _count, _starts
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
-    _starts = starts
-    _config = config
-    if config is None or not config.tokenizer:  # parse only (:func:`parse_only`)
-        return
-    _offline.apply_offline_defaults()  # before transformers reads the environment
+    # spaCy's thinc imports torch whenever it is installed, for nothing a parser uses:
+    # 5 s and about 300 MB per worker, measured (bench/memory_bench.py)
+    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
+    _offline.apply_offline_defaults()  # before transformers or spaCy read the environment
+    if config is not None and config.tokenizer:  # this worker chunks, too
+        _count = token_counter(config.tokenizer)
+        terms_of("加载分词词典")  # jieba loads its dictionary on first use: seconds
+    _warm_up(config.languages if config is not None else ["eng"])
+    _config, _starts = config, starts
+
+
+def token_counter(folder: str) -> Callable[[str], int]:
+    """Counts word pieces as the embedder's tokenizer does (no special tokens), with the
+    ``tokenizers`` library alone when the folder has a ``tokenizer.json`` (transformers
+    takes seconds and a few hundred MB to import)."""
+    path = Path(folder) / "tokenizer.json"
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        tok = Tokenizer.from_file(str(path))
+        tok.no_truncation()  # tokenizer.json may cut at the model's length, or pad to it
+        tok.no_padding()
+        return lambda text: len(tok.encode(text, add_special_tokens=False).ids)
     from transformers import AutoTokenizer
 
-    tok = AutoTokenizer.from_pretrained(config.tokenizer, local_files_only=True)
-    _count = lambda text: len(tok(text, add_special_tokens=False, verbose=False)["input_ids"])  # noqa: E731
+    auto = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return lambda text: len(auto(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+
+def _warm_up(languages: list[str]) -> None:
+    """Load unstructured and spaCy before the first job, so that no file's deadline
+    (``parse_timeout_s``, counted from its start) pays the seconds it takes."""
+    from unstructured.partition.md import partition_md  # noqa: F401 - imported to load it
+    from unstructured.partition.text import partition_text
+
+    use_bundled_spacy_model()
+    partition_text(text="Warm up the element classifier.\n\nIt loads spaCy on first use.",
+                   languages=languages)
 
 
 def _work(job: Job) -> Parsed:
