@@ -320,6 +320,18 @@ class _Run:
                                    self.report.chunks_added + pending))
 
 
+def _dtype_notes(embedder: Embedder, store: VectorStore) -> list[str]:
+    """What the ingest report says about the embedding dtype (issue 15): bfloat16 in use and
+    why, and stored vectors of another dtype."""
+    notes = []
+    dtype = getattr(embedder, "dtype", "float32")
+    if dtype != "float32" and (reason := getattr(embedder, "dtype_reason", "")):
+        notes.append(f"embedding in {dtype} ({reason})")
+    if note := getattr(store, "dtype_note", ""):
+        notes.append(note)
+    return notes
+
+
 def ingest_documents(
     documents: Iterable[Document],
     *,
@@ -383,11 +395,7 @@ def run_ingest(
     roots = [Path(p).expanduser() for p in paths]
     found = discover(roots, settings.include, settings.exclude)
     run = _Run(settings, embedder, store, manifest, progress)
-    dtype = getattr(embedder, "dtype", "float32")
-    if dtype != "float32" and (reason := getattr(embedder, "dtype_reason", "")):
-        run.report.notes.append(f"embedding in {dtype} ({reason})")
-    if note := getattr(store, "dtype_note", ""):
-        run.report.notes.append(note)
+    run.report.notes += _dtype_notes(embedder, store)
     run.report.dry_run = dry_run
     run.report.seen = len(found.files) + len(found.problems) + len(found.skipped)
     run.total = run.report.seen
