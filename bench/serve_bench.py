@@ -2,6 +2,7 @@
 
     python bench/serve_bench.py [--clients 1 4 8] [--requests 8] [--max-tokens 32]
                                 [--kb DIR] [--port 0]
+    python bench/serve_bench.py --scale-out [--clients 1 4 8] [--requests 8] [--max-tokens 32]
 
 Knowledge base: ``docs/samples`` ingested into a temporary folder (or ``--kb``), default
 settings but ``max_tokens``. The server is ``ragkit serve`` started as a subprocess on
@@ -15,6 +16,12 @@ start to the first piece of answer text; latency = to the end of the answer (``[
 the stream's last piece); requests/s = requests / wall time of the level. At one client
 the two paths alternate per question (which goes first flips each time), so load drift on
 a shared machine hits both alike; "added" compares their summed latencies.
+
+``--scale-out`` (docs/scale-out.md): one Chroma server (``chroma run``), one llama-cpp-python
+server on the bundled GGUF (``--interrupt_requests False``, every CPU for generation, like
+the in-process model) and 2 ``ragkit serve`` processes on one knowledge-base folder whose
+settings point at both (``chroma_url``, ``llm_backend = "openai"``); client n talks to
+worker n mod 2. "direct" is ``rag.stream`` in this process on the same two servers.
 """
 
 from __future__ import annotations
@@ -167,7 +174,12 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=8, help="Requests per level and path.")
     ap.add_argument("--max-tokens", type=int, default=32)
     ap.add_argument("--kb", type=Path, help="An ingested knowledge base (default: samples).")
+    ap.add_argument("--scale-out", action="store_true", help="2 workers on a Chroma server "
+                    "and a llama-cpp-python server (docs/scale-out.md); ignores --kb.")
     args = ap.parse_args()
+    if args.scale_out:
+        scale_out(args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="serve-bench-"))
     try:
         kb = args.kb or tmp / "kb"
@@ -208,6 +220,78 @@ def run(rag: RAG, port: int, model: str, args: argparse.Namespace) -> None:
         print(row(c, "`ragkit serve` (HTTP, SSE)", samples, wall), flush=True)
     if 1 in args.clients:
         print(note)
+
+
+# -- --scale-out: 2 workers on a Chroma server + an LLM server --------------------------------
+def start_listening(cmd: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return proc
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise SystemExit(log.read_text()) from None
+            time.sleep(0.3)
+    proc.kill()
+    raise SystemExit(f"{cmd[0]} did not answer at {url} in 300 s")
+
+
+def scale_out(args: argparse.Namespace) -> None:
+    from ragkit._models import resolve_model
+
+    tmp = Path(tempfile.mkdtemp(prefix="serve-bench-scale-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        bin_dir = Path(sys.executable).parent
+        chroma, llama = free_port(), free_port()
+        procs.append(start_listening(
+            [str(bin_dir / "chroma"), "run", "--path", str(tmp / "chroma"), "--port",
+             str(chroma)], f"http://127.0.0.1:{chroma}/api/v2/heartbeat", tmp / "chroma.log"))
+        cpus = os.cpu_count() or 1
+        procs.append(start_listening(
+            [sys.executable, "-m", "llama_cpp.server", "--model",
+             resolve_model("bundled:SmolLM2-135M-Instruct"), "--port", str(llama),
+             "--n_ctx", "2048", "--n_threads", str(cpus if cpus <= 4 else cpus // 2),
+             "--interrupt_requests", "False"],
+            f"http://127.0.0.1:{llama}/v1/models", tmp / "llama.log"))
+        kb = tmp / "kb"
+        kb.mkdir()
+        (kb / "ragkit.toml").write_text(
+            f'chroma_url = "http://127.0.0.1:{chroma}"\nllm_backend = "openai"\n'
+            f'openai_base_url = "http://127.0.0.1:{llama}/v1"\n'
+            f"max_tokens = {args.max_tokens}\n", encoding="utf-8")
+        rag = RAG(kb)
+        rag.ingest(Path(__file__).resolve().parents[1] / "docs" / "samples")
+        rag.embedder, rag.store, rag.llm  # noqa: B018 - load before the clock
+        ports = [free_port(), free_port()]
+        for i, port in enumerate(ports):
+            procs.append(start_server(kb, port, tmp / f"worker{i}.log"))
+        run_scale_out(rag, ports, kb.resolve().name, args)
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+            proc.wait(timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_scale_out(rag: RAG, ports: list[int], model: str, args: argparse.Namespace) -> None:
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{ports[n % 2]}", timeout=600)
+               for n in range(max(max(args.clients), 2))]
+    for c in clients[:2]:
+        served(c, model, QUESTIONS[0])  # warm each worker
+    direct(rag, QUESTIONS[0])
+    print(f"--scale-out: Chroma server + llama-cpp-python server + 2 `ragkit serve`; "
+          f"max_tokens {args.max_tokens}, {args.requests} requests per level and path, "
+          f"{os.cpu_count()} CPUs\n")
+    print("| clients | path | requests | req/s | TTFT p50 ms | TTFT p95 ms | latency p50 ms "
+          "| latency p95 ms |\n|---|---|---|---|---|---|---|---|")
+    for c in args.clients:
+        samples, wall = level(c, args.requests, lambda n, q: direct(rag, q))
+        print(row(c, "direct `RAG.stream` (same servers)", samples, wall), flush=True)
+        samples, wall = level(c, args.requests, lambda n, q: served(clients[n], model, q))
+        print(row(c, "2 × `ragkit serve` (HTTP, SSE)", samples, wall), flush=True)
 
 
 if __name__ == "__main__":
