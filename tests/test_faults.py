@@ -288,7 +288,9 @@ class TestFileChangesWhileRead:
         shutil.copytree(samples, docs)
         victim = docs / "llamas.md"
         _hooked(monkeypatch, victim, what)
-        rag = RAG(tmp_path / "kb", settings=Settings(workers=0), embedder=embedder)
+        # parse_timeout_s=0: parse in this process, where the hook is (not in a parser process)
+        rag = RAG(tmp_path / "kb", settings=Settings(workers=0, parse_timeout_s=0),
+                  embedder=embedder)
         report = rag.ingest(docs)
         assert [(f.path, f.error) for f in report.failures] == [(str(victim), reason)]
         assert len(report.ingested) == len(list(samples.iterdir())) - 1
