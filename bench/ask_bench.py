@@ -11,6 +11,9 @@ bundled model, hybrid retrieval, ``log_asks`` on) except ``max_tokens``.
    sent, given to the same ``llama_cpp.Llama`` object with the same sampling options,
    stream consumed. ``rag.llm.reset()`` before every timed call, so both evaluate the whole
    prompt. Per-question medians; overhead = sum of A medians / sum of B medians - 1.
+   From B also the speed of the build in use (its flags are in the header): prompt tokens/s
+   (tokens evaluated before the first streamed chunk / time to it, cold prompt) and
+   generation tokens/s (tokens evaluated after it / time after it); medians over the calls.
 2. Prefix cache. ``first_token_ms`` of ``rag.ask(q)`` cold (after ``reset()``) and warm
    (right after asking the previous question of the list, no reset; that one generates a
    single token, as only its prompt matters), for the default prompt and with 6 few-shot
@@ -29,8 +32,10 @@ import statistics
 import tempfile
 import time
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import llama_cpp
 import yaml
 
 from ragkit import RAG
@@ -75,21 +80,44 @@ def clean(text: str) -> str:  # what ask does to the model's text
     return re.sub(r"[ \t]+\n", "\n", text).strip()
 
 
-def bare(rag: RAG, messages: list[dict[str, str]]) -> tuple[str, float]:
-    """The same prompt and sampling options straight through llama-cpp-python: (text, ms)."""
+def bare(rag: RAG, messages: list[dict[str, str]], speed: Speed) -> tuple[str, float]:
+    """The same prompt and sampling options straight through llama-cpp-python: (text, ms).
+
+    Adds to ``speed`` the prompt tokens per second (tokens evaluated before the first
+    chunk / time to it; the prompt is cold) and the generation tokens per second after it.
+    """
     o = GenerationOptions.from_settings(rag.settings)
+    llama = rag.llm._llm  # type: ignore[attr-defined]
     t = time.perf_counter()
-    out = rag.llm._llm.create_chat_completion(  # type: ignore[attr-defined]
+    out = llama.create_chat_completion(
         messages=messages, max_tokens=o.max_tokens, temperature=o.temperature, top_p=o.top_p,
-        top_k=o.sampling_top_k, repeat_penalty=o.repeat_penalty, presence_penalty=o.presence_penalty,
-        frequency_penalty=o.frequency_penalty, seed=o.seed, stop=list(o.stop), stream=True)
-    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in out)
-    return text, ms_since(t)
+        top_k=o.sampling_top_k, repeat_penalty=o.repeat_penalty,
+        presence_penalty=o.presence_penalty, frequency_penalty=o.frequency_penalty,
+        seed=o.seed, stop=list(o.stop), stream=True)
+    pieces, first, n_first = [], 0.0, 0
+    for c in out:
+        if not pieces:
+            first, n_first = time.perf_counter(), llama.n_tokens
+        pieces.append(c["choices"][0]["delta"].get("content") or "")
+    end, n_end = time.perf_counter(), llama.n_tokens
+    speed.prompt.append(n_first / (first - t))
+    if n_end > n_first:
+        speed.generate.append((n_end - n_first) / (end - first))
+    return "".join(pieces), (end - t) * 1000
+
+
+@dataclass
+class Speed:
+    """Tokens per second of the bare completions: prompt evaluation and generation."""
+
+    prompt: list[float] = field(default_factory=list)
+    generate: list[float] = field(default_factory=list)
 
 
 def overhead(rag: RAG, repeats: int) -> None:
     messages = {q: rag.ask(q).prompt.messages for q in QUESTIONS}  # warm-up, one per question
-    bare(rag, messages[QUESTIONS[0]])
+    speed = Speed()
+    bare(rag, messages[QUESTIONS[0]], Speed())
     a_ms: dict[str, list[float]] = {q: [] for q in QUESTIONS}
     b_ms: dict[str, list[float]] = {q: [] for q in QUESTIONS}
     parts: dict[str, list[float]] = {"retrieve": [], "prompt": [], "outside": []}
@@ -109,7 +137,7 @@ def overhead(rag: RAG, repeats: int) -> None:
                     parts["outside"].append(a_ms[q][-1] - tm["generate_ms"])
                     tokens[q] = tm["prompt_tokens"]
                 else:
-                    text, ms = bare(rag, messages[q])
+                    text, ms = bare(rag, messages[q], speed)
                     b_ms[q].append(ms)
             same[q] += clean(text) == answer.text
             pairs += 1
@@ -132,6 +160,9 @@ def overhead(rag: RAG, repeats: int) -> None:
     paired = med([a / b - 1 for q in QUESTIONS for a, b in zip(a_ms[q], b_ms[q], strict=True)])
     print(f"  median of the {pairs} paired ratios ask/bare - 1: {paired * 100:+.1f} %; "
           f"identical text ask vs bare: {sum(same.values())}/{pairs} pairs")
+    print(f"  bare completions, medians of {len(speed.prompt)}: prompt evaluation (cold, "
+          f"{min(tokens.values())}-{max(tokens.values())} tokens) {med(speed.prompt):.0f} "
+          f"tokens/s; generation {med(speed.generate):.1f} tokens/s")
 
 
 def prefix_cache(rag: RAG, label: str, repeats: int) -> None:
@@ -195,6 +226,8 @@ def main() -> None:
         rag = RAG(tmp, max_tokens=args.max_tokens)
         report = rag.ingest(args.samples)
         llama = rag.llm._llm  # type: ignore[attr-defined]
+        cpu = llama_cpp.llama_print_system_info().decode().strip()
+        print(f"llama-cpp-python {llama_cpp.__version__}: {cpu}")
         print(f"{rag.settings.llm_model}: n_ctx {rag.llm.n_ctx}, threads {llama.n_threads} "
               f"(batch {llama.n_threads_batch}); {report.to_dict()['chunks']['total']} chunks "
               f"from {args.samples}; max_tokens {args.max_tokens}; log_asks "
