@@ -40,6 +40,10 @@ class TestIngestCLI:
         assert result["failures"] == []
         assert result["chunks"]["added"] == result["chunks"]["total"] > 0
         assert result["chunks"]["removed"] == 0 and result["seconds"] > 0
+        # every chunk's vector came from the model or from the embedding cache
+        chunks = result["chunks"]
+        assert chunks["embedded"] + chunks["embeddings_reused"] == chunks["added"]
+        assert chunks["embedded"] > 0
 
     def test_second_run_all_unchanged(self, cli_kb, samples: Path) -> None:
         kb, first = cli_kb
@@ -48,7 +52,8 @@ class TestIngestCLI:
         assert out.returncode == 0, out.stderr
         again = json.loads(out.stdout)
         assert again["files"]["unchanged"] == len(SAMPLE_FILES)
-        assert again["chunks"] == {"added": 0, "removed": 0, "total": first["chunks"]["total"]}
+        assert again["chunks"] == {"added": 0, "removed": 0, "total": first["chunks"]["total"],
+                                   "embedded": 0, "embeddings_reused": 0}
 
     def test_failures_exit_1_rest_ingested(self, tmp_path: Path, samples: Path) -> None:
         docs = tmp_path / "docs"
@@ -84,7 +89,8 @@ class TestIngestCLI:
         assert out.returncode == 0, out.stderr
         dry = json.loads(out.stdout)
         assert dry["dry_run"] is True and dry["files"]["ingested"] == len(SAMPLE_FILES)
-        assert dry["chunks"] == {"added": 0, "removed": 0, "total": 0}
+        assert dry["chunks"] == {"added": 0, "removed": 0, "total": 0, "embedded": 0,
+                                 "embeddings_reused": 0}
         out = run(str(BIN / "ragkit-ingest"), str(samples), "--kb", str(kb), "--workers", "2",
                   "--json", cwd=tmp_path)
         assert out.returncode == 0, out.stderr
