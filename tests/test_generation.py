@@ -94,6 +94,17 @@ class TestAskPrompt:
         assert len(shared) >= system_tokens - 3  # the system turn is evaluated only once
         assert nxt.answer.text  # finish the stream
 
+    def test_an_answer_does_not_depend_on_what_was_asked_before(self, sample_kb: RAG) -> None:
+        """Greedy answers are the same cold and after other questions: the evaluated prompt
+        is reused only in whole blocks a cold run batches alike (LlamaCppLLM._reuse_aligned;
+        reusing any prefix changed this answer's wording)."""
+        coffee = "Where was coffee first cultivated?"
+        sample_kb.llm.reset()
+        cold = sample_kb.ask(coffee).text
+        sample_kb.ask(JUPITER)
+        assert sample_kb.ask(coffee).text == cold
+        assert sample_kb.ask(coffee).text == cold  # the same prompt again, all of it cached
+
     def test_templates_overridden_from_prompt_dir(self, sample_kb: RAG) -> None:
         folder = sample_kb.kb / "my-templates"
         folder.mkdir(exist_ok=True)

@@ -15,6 +15,8 @@ from ragkit.errors import BackendError
 log = logging.getLogger(__name__)
 
 #: generation options llama.cpp's chat completion takes under the same names
+#: llama.cpp's prompt batch (logical and physical); see LlamaCppLLM._reuse_aligned
+N_BATCH = 64
 _OPTIONS = ("max_tokens", "temperature", "top_p", "top_k", "repeat_penalty",
             "presence_penalty", "frequency_penalty", "seed", "stop")
 
@@ -64,6 +66,8 @@ class LlamaCppLLM:
                 n_threads=n_threads,
                 n_gpu_layers=n_gpu_layers,
                 seed=seed,
+                n_batch=N_BATCH,
+                n_ubatch=N_BATCH,
                 verbose=False,
             )
         except (ValueError, OSError, RuntimeError) as exc:
@@ -74,6 +78,7 @@ class LlamaCppLLM:
         self.n_ctx = int(self._llm.n_ctx())
         self._lock = threading.Lock()
         self._formatter = self._chat_formatter()
+        self._reusable = 0  # evaluated prompt tokens a next call may reuse (_reuse_aligned)
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -124,8 +129,26 @@ class LlamaCppLLM:
             self._llm.reset()
 
     # -- generation --------------------------------------------------------------------------
+    def _reuse_aligned(self, messages: list[dict[str, str]]) -> None:
+        """Let this call reuse only whole ``N_BATCH`` blocks of the last prompt (call with
+        the lock held).
+
+        llama.cpp's results depend on how tokens are batched (its matrix kernels for one
+        token and for many add up in another order), and llama-cpp-python reuses the
+        longest evaluated prefix, then evaluates the rest as one batch — so with greedy
+        decoding the same question could get another answer depending on what was asked
+        before (it did: tests/test_retrieve_ask.py::test_deterministic). Reusing only whole
+        blocks that a cold run evaluates in exactly the same batches (prompts are evaluated
+        from token 0 in blocks of ``N_BATCH``; generated tokens one at a time, never reused)
+        gives every answer the numbers of a cold run. The cost: up to ``N_BATCH - 1``
+        tokens evaluated again; ``N_BATCH`` 64 measured as fast as 512 for prompts here."""
+        self._llm.n_tokens = min(self._llm.n_tokens, self._reusable)
+        # the prompt may get a BOS token the count leaves out, hence the -1
+        self._reusable = max(self.count_messages(messages) - 1, 0) // N_BATCH * N_BATCH
+
     def stream(self, messages: list[dict[str, str]], **params: Any) -> Iterator[str]:
         with self._lock:
+            self._reuse_aligned(messages)
             try:
                 chunks = self._llm.create_chat_completion(
                     messages=messages,  # type: ignore[arg-type]
@@ -147,6 +170,7 @@ class LlamaCppLLM:
         the text is valid JSON of that shape (values still need checking)."""
         opts = _options(params)
         with self._lock:
+            self._reuse_aligned(messages)
             try:
                 out: Any = self._llm.create_chat_completion(
                     messages=messages,  # type: ignore[arg-type]
