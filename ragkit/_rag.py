@@ -141,10 +141,15 @@ class RAG:
         if not paths:
             raise ValidationError("Give at least one file or folder to ingest.")
         kb = self.knowledge_base
-        with kb.manifest() if dry_run else kb.writing() as manifest:
+        if dry_run:
+            with kb.manifest() as manifest:
+                return run_ingest(paths, settings=self.settings, embedder=self.embedder,
+                                  store=self.store, manifest=manifest, progress=progress,
+                                  dry_run=True)
+        with kb.writing() as manifest, kb.embedding_cache() as cache:
             return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                               store=self.store, manifest=manifest, progress=progress,
-                              dry_run=dry_run, refresh=refresh_keyword)
+                              refresh=refresh_keyword, cache=cache)
 
     def add_documents(self, documents: Iterable[Document]) -> IngestReport:
         """Add documents that are not files (``Document.from_text(source, text, title)``);
@@ -153,10 +158,11 @@ class RAG:
         >>> doc = Document.from_text("faq-1", "Returns take 30 days.", title="FAQ")
         >>> rag.add_documents([doc])  # doctest: +SKIP
         """
-        with self.knowledge_base.writing() as manifest:
+        kb = self.knowledge_base
+        with kb.writing() as manifest, kb.embedding_cache() as cache:
             return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
                                     store=self.store, manifest=manifest,
-                                    refresh=refresh_keyword)
+                                    refresh=refresh_keyword, cache=cache)
 
     def count(self) -> int:
         """Number of chunks in the knowledge base."""

@@ -6,6 +6,7 @@ A knowledge base is one folder::
       ragkit.toml         settings of this knowledge base (optional; marks the folder)
       chroma/             the embedded Chroma store (absent with a Chroma server)
       manifest.sqlite3    files ingested, chunk ids, the keyword record (ragkit.storage)
+      embeddings.sqlite3  vectors of chunk texts by hash and model (ragkit.storage; a cache)
       bm25/               the BM25 scorer, one folder per generation (ragkit.retrieval.keyword)
       chat.sqlite3        chat sessions and the ask log (ragkit.history)
       ingest.lock         held by the one process writing (ingest, delete)
@@ -28,7 +29,7 @@ from ragkit._types import DocumentInfo
 from ragkit.errors import ValidationError
 from ragkit.history import CHAT_FILE
 from ragkit.settings import SETTINGS_FILE, Settings, save_settings
-from ragkit.storage import Manifest
+from ragkit.storage import CACHE_FILE, EmbeddingCache, Manifest
 from ragkit.uploads import safe_filename, save_upload
 
 MANIFEST_FILE = "manifest.sqlite3"
@@ -137,6 +138,16 @@ class KnowledgeBase:
             yield manifest
         finally:
             manifest.close()
+
+    @contextmanager
+    def embedding_cache(self) -> Iterator[EmbeddingCache]:
+        """The embedding cache (:mod:`ragkit.storage.embedding_cache`), opened for the block;
+        only the holder of the writer lock writes it."""
+        cache = EmbeddingCache(self.path / CACHE_FILE)
+        try:
+            yield cache
+        finally:
+            cache.close()
 
     def documents(self) -> list[DocumentInfo]:
         """The ingested documents (committed state), by source path."""

@@ -100,6 +100,10 @@ def seeds() -> dict[str, bytes]:
         ".csv": "name,moons\nEarth,1\n\"Mars, red\",2\n上海,0\n".encode(),
         ".tsv": b"name\tmoons\nEarth\t1\nMars\t2\n",
         ".json": json.dumps(data, ensure_ascii=False).encode(),
+        ".ndjson": "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in data).encode(),
+        ".jsonl": "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in data).encode(),
+        ".xml": (f'<?xml version="1.0" encoding="UTF-8"?>\n<notes><note><title>Llamas</title>'
+                 f"<body>{TEXT}</body></note><note><title>上海</title></note></notes>").encode(),
         ".eml": _eml(),
         ".pdf": _pdf(),
         ".docx": _docx(),

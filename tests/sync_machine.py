@@ -59,6 +59,7 @@ SETTINGS: dict[str, Any] = {"chunk_size": 32, "chunk_overlap": 8, "ingest_batch"
 WRITES = (
     ("ragkit.backends.chroma", "ChromaStore.add"),
     ("ragkit.backends.chroma", "ChromaStore.delete"),
+    ("ragkit.storage.embedding_cache", "EmbeddingCache._put"),
     ("ragkit.storage.manifest", "Manifest.put_many"),
     ("ragkit.storage.manifest", "Manifest.delete"),
     ("ragkit.storage.manifest", "Manifest.sync_keyword"),

@@ -125,8 +125,11 @@ def json_file(tmp_path: Path) -> Path:
 
 class TestRegistry:
     def test_suffixes(self) -> None:
+        from ragkit.ingestion import convert
+
         assert set(formats.PARTITIONERS) == {
-            ".pptx", ".xlsx", ".csv", ".tsv", ".eml", ".rst", ".json"
+            ".pptx", ".xlsx", ".csv", ".tsv", ".eml", ".msg", ".rst", ".json", ".ndjson",
+            ".jsonl", ".xml", *convert.ROUTES, *convert.IMAGES,
         }  # fmt: skip
         assert all(s == s.lower() for s in formats.PARTITIONERS)
 

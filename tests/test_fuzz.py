@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ragkit import RAG, Settings, check_knowledge_base
+from ragkit.ingestion import convert
 from ragkit.ingestion.parse import supported
 from ragkit.storage import Manifest
 
@@ -26,8 +27,13 @@ SEEDS = seeds()
 RUN_SECONDS = 120
 
 
+#: not fuzzed here: types read by external programs (LibreOffice, pandoc, Tesseract; their
+#: failures and timeouts are tested in test_ocr_formats.py) and .msg (nothing here writes one)
+NOT_FUZZED = {*convert.ROUTES, *convert.IMAGES, ".msg"}
+
+
 def test_seeds_cover_every_supported_type() -> None:
-    assert set(SEEDS) == set(supported())
+    assert set(SEEDS) == set(supported()) - NOT_FUZZED
 
 
 def _ingest_batch(files: dict[str, bytes], embedder) -> None:

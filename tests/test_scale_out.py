@@ -13,11 +13,11 @@ through the second is gone from the first. Real servers and models; answers kept
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pytest
 from ragkit import RAG
 from ragkit._models import resolve_model
 
+from ._servers import server_process, wait_until_up
 from .conftest import SAMPLE_FILES
 from .test_chroma_server import chroma_url, free_port  # noqa: F401 - chroma_url: a fixture
 from .test_retrieve_ask import ENGLISH
@@ -39,27 +40,6 @@ OKAPI = ("# The okapi\n\nThe okapi (Okapia johnstoni) is a forest giraffid that 
          "zebra-like stripes, and it browses on the leaves of understory shrubs with a long, "
          "prehensile tongue.\n")
 OKAPI_QUESTION = "Which rainforest is the home of the okapi?"
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=2)  # any answer: it listens
-            return
-        except httpx.HTTPError:
-            assert proc.poll() is None, log.read_text()
-            time.sleep(0.3)
-    pytest.fail(f"{url} did not answer in {seconds:.0f} s: {log.read_text()[-2000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @dataclass
@@ -76,17 +56,12 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     arrives: with several workers every answer but the last would come back cut short."""
     port = free_port()
     logfile = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with logfile.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model",
-             resolve_model("bundled:SmolLM2-135M-Instruct"), "--host", "127.0.0.1", "--port",
-             str(port), "--n_ctx", "2048", "--seed", "0", "--interrupt_requests", "False"],
-            stdout=log, stderr=log)
-        try:
-            _wait(f"http://127.0.0.1:{port}/v1/models", proc, logfile, 120)
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            _stop(proc)
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model",
+           resolve_model("bundled:SmolLM2-135M-Instruct"), "--host", "127.0.0.1", "--port",
+           str(port), "--n_ctx", "2048", "--seed", "0", "--interrupt_requests", "False"]
+    with server_process(cmd, logfile) as proc:
+        wait_until_up(f"http://127.0.0.1:{port}/v1/models", proc, logfile, 120)
+        yield f"http://127.0.0.1:{port}/v1"
 
 
 @pytest.fixture(scope="module")
@@ -105,20 +80,14 @@ def topology(tmp_path_factory: pytest.TempPathFactory, samples: Path, embedder: 
     while ports[1] == ports[0]:
         ports[1] = free_port()
     logs = [root / f"worker{i}.log" for i in range(2)]
-    procs = []
-    try:
-        for port, logfile in zip(ports, logs, strict=True):
-            with logfile.open("w") as log:
-                procs.append(subprocess.Popen(
-                    [str(BIN / "ragkit"), "serve", "--kb", str(kb), "--port", str(port)],
-                    stdout=log, stderr=log, env=env, cwd=root))
+    with ExitStack() as running:
+        procs = [running.enter_context(server_process(
+            [str(BIN / "ragkit"), "serve", "--kb", str(kb), "--port", str(port)], logfile,
+            env=env, cwd=root)) for port, logfile in zip(ports, logs, strict=True)]
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for url, proc, logfile in zip(urls, procs, logs, strict=True):
-            _wait(f"{url}/health", proc, logfile, 180)
+            wait_until_up(f"{url}/health", proc, logfile, 180)
         yield Topology(kb, urls, logs)
-    finally:
-        for proc in procs:
-            _stop(proc)
     for logfile in logs:
         assert "Traceback" not in logfile.read_text(), logfile.read_text()
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ import pytest
 
 from ragkit import RAG
 
+from ._servers import server_process, wait_until_up
 from .test_chroma_server import free_port
 from .test_retrieve_ask import QUESTIONS
 
@@ -36,34 +35,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, sample_kb: RAG) -> Iterator
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGKIT_")}
     env["RAGKIT_API_KEY"] = KEY
-    log = (root / "serve.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "ragkit"), "serve", "--kb",
-                             str(kb), "--port", str(port), "--queue-size", "4"],
-                            stdout=log, stderr=log, env=env, cwd=root)
+    logfile = root / "serve.log"
+    cmd = [str(Path(sys.executable).parent / "ragkit"), "serve", "--kb", str(kb), "--port",
+           str(port), "--queue-size", "4"]
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                assert proc.poll() is None, (root / "serve.log").read_text()
-                time.sleep(0.5)
-        else:
-            pytest.fail("ragkit serve did not answer /health in 180 s")
+    with server_process(cmd, logfile, env=env, cwd=root, strict_stop=True) as proc:
+        wait_until_up(f"{url}/health", proc, logfile, 180, status=200)
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail("ragkit serve did not stop on SIGTERM within 60 s")
-        finally:
-            log.close()
-    assert "Traceback" not in (root / "serve.log").read_text()
+    assert "Traceback" not in logfile.read_text()
 
 
 def openai_client(url: str) -> Any:

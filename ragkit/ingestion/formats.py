@@ -1,11 +1,13 @@
-"""Partitioners for the formats beyond parse.py's own: PPTX, XLSX, CSV/TSV, EML, RST, JSON.
+"""Partitioners for the formats beyond parse.py's own: PPTX, XLSX, CSV/TSV, EML, MSG, RST,
+JSON, XML; legacy and open office formats, EPUB and Org through external programs; images.
 
 Each takes ``(filename, languages)`` and returns unstructured elements, like the partitioners
 in :mod:`ragkit.ingestion.parse`, which looks suffixes up in :data:`PARTITIONERS` (parse
 imports this module, never the other way round; both decode text with
-:mod:`ragkit.ingestion.decode`). Nothing here needs a binary or the network: RTF, ODT, EPUB
-and Org need pandoc in unstructured and are left out, and RST goes through docutils instead
-of pandoc.
+:mod:`ragkit.ingestion.decode`). RST goes through docutils instead of pandoc. ``.doc``,
+``.ppt``, ``.xls``, ``.rtf``, ``.odt``, ``.odp``, ``.ods``, ``.epub`` and ``.org`` are
+converted by LibreOffice or pandoc (:mod:`ragkit.ingestion.convert`) and the result parsed
+by the route of the format they became; images are read by OCR (:mod:`ragkit.ingestion.ocr`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
-from unstructured.documents.elements import Element, ElementMetadata, NarrativeText, Title
+from unstructured.documents.elements import (
+    Element,
+    ElementMetadata,
+    NarrativeText,
+    Table,
+    Title,
+)
 
 from ragkit.errors import ParseError
+from ragkit.ingestion import convert, ocr
 from ragkit.ingestion.decode import read_text
 
 
@@ -63,13 +72,30 @@ def _delimited(text: str, sep: str, languages: list[str], filename: str | None) 
     The text is decoded by ragkit (UTF-8 or GB18030, like .txt) and handed over as UTF-8:
     unstructured reads CSV as UTF-8 only and TSV has no encoding option at all.
     """
+    from pandas.errors import ParserError as RaggedRows
     from unstructured.partition.csv import partition_csv as _csv
     from unstructured.partition.tsv import partition_tsv as _tsv
 
-    return (_tsv if sep == "\t" else _csv)(
-        file=io.BytesIO(text.encode("utf-8")), metadata_filename=filename,
-        languages=languages, include_header=False,
-    )  # fmt: skip
+    try:
+        return (_tsv if sep == "\t" else _csv)(
+            file=io.BytesIO(text.encode("utf-8")), metadata_filename=filename,
+            languages=languages, include_header=False,
+        )  # fmt: skip
+    except RaggedRows:
+        return _ragged(text, sep, languages, filename)
+
+
+def _ragged(text: str, sep: str, languages: list[str], filename: str | None) -> list[Element]:
+    """A ``Table`` of delimited text whose rows have different lengths (pandas refuses it,
+    "Expected 2 fields in line 9, saw 3"): each row as it is."""
+    import csv
+    import html
+
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=sep) if any(c.strip() for c in r)]
+    cells = ("".join(f"<td>{html.escape(c)}</td>" for c in row) for row in rows)
+    table = "<table>" + "".join(f"<tr>{c}</tr>" for c in cells) + "</table>"
+    metadata = ElementMetadata(filename=filename, languages=languages, text_as_html=table)
+    return [Table("\n".join(" ".join(r) for r in rows), metadata=metadata)] if rows else []
 
 
 def partition_csv(filename: str, languages: list[str]) -> list[Element]:
@@ -253,12 +279,86 @@ def partition_json(filename: str, languages: list[str]) -> list[Element]:
     return elements
 
 
+def partition_ndjson(filename: str, languages: list[str]) -> list[Element]:
+    """JSON Lines (``.ndjson``, ``.jsonl``): one record per line, as :func:`partition_json`
+    makes of a list; a line that is not JSON fails the file, naming the line."""
+    elements: list[Element] = []
+    for number, line in enumerate(_read_text(filename).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"invalid JSON on line {number}: {exc}") from exc
+        text = "\n".join(flatten_json(record)).strip()
+        if text:
+            metadata = ElementMetadata(filename=filename, languages=languages)
+            elements.append(NarrativeText(text, metadata=metadata))
+    return elements
+
+
+def partition_xml(filename: str, languages: list[str]) -> list[Element]:
+    """The text of each XML element with text, in document order (unstructured's
+    ``partition_xml``: lxml, entities not resolved, so a file cannot pull in another)."""
+    from unstructured.partition.xml import partition_xml as _partition
+
+    return _partition(filename=filename, languages=languages)
+
+
+def partition_msg(filename: str, languages: list[str]) -> list[Element]:
+    """An Outlook ``.msg`` e-mail (python-oxmsg): the subject (a ``Title``) over the body.
+
+    Attachments are left out, as binary ones are for ``.eml``; an encrypted message has no
+    readable body and fails as "no text found"."""
+    from unstructured.partition.msg import partition_msg as _partition
+
+    elements = _partition(filename=filename, languages=languages, process_attachments=False)
+    subject = " ".join(str(getattr(elements[0].metadata, "subject", None) or "").split()
+                       ) if elements else ""
+    return _nested(subject, elements, languages) if subject else elements
+
+
+def partition_converted(filename: str, languages: list[str]) -> list[Element]:
+    """A ``.doc``/``.ppt``/``.xls``/``.rtf``/``.odt``/... file converted by LibreOffice (to
+    DOCX, PPTX or XLSX, then parsed as those are) or pandoc (to HTML), whichever
+    :data:`ragkit.ingestion.convert.ROUTES` picks first among the installed.
+
+    Raises ParseError if no tool is installed (naming the package), or the conversion fails
+    or times out."""
+    from unstructured.partition.docx import partition_docx
+    from unstructured.partition.html import partition_html
+
+    path = Path(filename)
+    found = convert.route(path.suffix.lower())
+    if found is None:
+        raise ParseError(convert.missing_tool(path.suffix.lower()) or "no converter")
+    tool, target = found
+    if target == "html":
+        html = convert.pandoc_html(path)
+        return partition_html(text=html, languages=languages, metadata_filename=filename)
+    parse: Callable[..., list[Element]] = {
+        "docx": lambda f, langs: partition_docx(filename=f, languages=langs),
+        "pptx": partition_pptx, "xlsx": partition_xlsx,
+    }[target]  # fmt: skip
+    with convert.soffice_converted(path, tool, target) as made:
+        elements = parse(str(made), languages)
+    for el in elements:  # the file the user has, not the temporary conversion
+        el.metadata.filename, el.metadata.file_directory = path.name, str(path.parent)
+    return elements
+
+
 PARTITIONERS: dict[str, Callable[..., list[Element]]] = {
     ".pptx": partition_pptx,
     ".xlsx": partition_xlsx,
     ".csv": partition_csv,
     ".tsv": partition_tsv,
     ".eml": partition_email,
+    ".msg": partition_msg,
     ".rst": partition_rst,
     ".json": partition_json,
+    ".ndjson": partition_ndjson,
+    ".jsonl": partition_ndjson,
+    ".xml": partition_xml,
+    **dict.fromkeys(convert.ROUTES, partition_converted),
+    **dict.fromkeys(convert.IMAGES, ocr.partition_image),
 }

@@ -97,8 +97,22 @@ def supported() -> tuple[str, ...]:
     return tuple(sorted({*_OWN, *PARTITIONERS}))
 
 
+def unavailable(path: Path) -> str | None:
+    """Why ``path`` is not parsed at all (ingest lists it as skipped), or None: a type ragkit
+    does not read, or one whose external program is not installed (the reason names the
+    package, e.g. ".doc needs LibreOffice Writer: apt-get install libreoffice-writer-nogui").
+    """
+    suffix = path.suffix.lower()
+    if suffix not in supported():
+        return f"unsupported file type {path.suffix or '(none)'!r}"
+    from ragkit.ingestion.convert import missing_tool
+
+    return missing_tool(suffix)
+
+
 def _pdf(filename: str, languages: list[str]) -> list[Any]:
-    """PDF text boxes by pdfminer.six, classified by unstructured, page numbers kept.
+    """PDF text boxes by pdfminer.six, classified by unstructured, page numbers kept; pages
+    without a text layer (scans) by OCR.
 
     unstructured's ``partition_pdf`` imports unstructured-inference, OpenCV and matplotlib
     even for ``strategy="fast"``; its fast strategy is pdfminer's text boxes run through
@@ -111,6 +125,8 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
     from pdfminer.psexceptions import PSException
     from unstructured.partition.text import element_from_text
 
+    from ragkit.ingestion import ocr
+
     elements = []
     pages = extract_pages(filename, laparams=LAParams())
     try:
@@ -121,7 +137,9 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
         raise ParseError(f"damaged or truncated PDF ({type(exc).__name__}: {exc})") from exc
     if first is None:
         return []
+    scans = []  # pages that are images of text, read by OCR (ragkit.ingestion.ocr)
     for page_no, page in enumerate(itertools.chain([first], pages), start=1):
+        found = []
         for box in page:
             if not isinstance(box, LTTextContainer):
                 continue
@@ -130,8 +148,12 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
                 el = element_from_text(text)
                 el.metadata.page_number = page_no
                 el.metadata.languages = languages
-                elements.append(el)
-    return elements
+                found.append(el)
+        if ocr.scanned(page, sum(len(el.text) for el in found)):
+            scans.append(page_no)  # its few characters come again from the OCR
+        else:
+            elements += found
+    return ocr.with_scanned_pages(filename, elements, scans, languages) if scans else elements
 
 
 def _is_heading(category: str, text: str) -> bool:

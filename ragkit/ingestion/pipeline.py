@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from ragkit._terms import TOKENIZER_VERSION, terms_of
-from ragkit._types import Chunk, Document
+from ragkit._types import Document
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
-from ragkit.ingestion.parse import file_hash, supported
+from ragkit.ingestion.parse import file_hash, unavailable
 from ragkit.ingestion.pool import Parsers
 from ragkit.ingestion.report import Failure, IngestReport, Progress, Skipped
-from ragkit.ingestion.space import batch_bytes, disk_full, require_space
 from ragkit.ingestion.workers import (
     ChunkConfig,
     Job,
@@ -42,9 +41,10 @@ from ragkit.ingestion.workers import (
     process,
     work_in_pool,
 )
+from ragkit.ingestion.writer import Writer
 from ragkit.ports import Embedder, TokenizerFile, VectorStore
 from ragkit.settings import Settings
-from ragkit.storage import FileRecord, Manifest
+from ragkit.storage import EmbeddingCache, FileRecord, Manifest
 
 __all__ = ["Failure", "IngestReport", "Progress", "Refresh", "Skipped", "fingerprint",
            "ingest_documents", "repair", "run_ingest"]
@@ -52,7 +52,8 @@ __all__ = ["Failure", "IngestReport", "Progress", "Refresh", "Skipped", "fingerp
 log = logging.getLogger(__name__)
 
 #: bump when ragkit's parsing or chunking logic changes what a file turns into
-PIPELINE_VERSION = 2
+#: (3: scanned pages read by OCR; heading-only and near-empty chunks merged)
+PIPELINE_VERSION = 3
 #: rebuilds what derives from the manifest at this path (the BM25 scorer), after a run
 Refresh = Callable[[Path], object]
 #: fewer files than this to parse: parse in this process (starting workers costs seconds)
@@ -108,7 +109,8 @@ class _Run:
     parse_work = staticmethod(parse_in_pool)
 
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
-                 manifest: Manifest, progress: Callable[[Progress], None] | None) -> None:
+                 manifest: Manifest, progress: Callable[[Progress], None] | None,
+                 cache: EmbeddingCache | None = None) -> None:
         self.settings, self.embedder = settings, embedder
         self.store, self.manifest = store, manifest
         self.progress = progress
@@ -123,6 +125,8 @@ class _Run:
             tokenizer=_tokenizer_file(embedder),
         )
         self.report = IngestReport()
+        self.writer = Writer(embedder, store, manifest, cache, batch=settings.ingest_batch,
+                             fingerprint=self.fp_json, report=self.report)
         self.pending: list[Parsed] = []
         self.done = 0
         self.total = 0
@@ -131,14 +135,12 @@ class _Run:
     # -- stage 1: what needs parsing ----------------------------------------------------
     def plan(self, files: list[Path]) -> list[Job]:
         jobs = []
-        kinds = set(supported())
         limit = self.settings.max_file_mb * 1024 * 1024
         for path in files:
             source = str(path)
             try:
-                if path.suffix.lower() not in kinds:
-                    self.report.skipped.append(
-                        Skipped(source, f"unsupported file type {path.suffix or '(none)'!r}"))
+                if (why := unavailable(path)) is not None:
+                    self.report.skipped.append(Skipped(source, why))
                     self.tick(source)
                     continue
                 st = path.stat()
@@ -195,10 +197,8 @@ class _Run:
         return workers
 
     def parsed(self, jobs: list[Job]) -> Iterator[Parsed]:
-        """Each job parsed and chunked: in a pool of workers (each file within
-        ``parse_timeout_s`` of its start), else in one parser process that only parses
-        (chunks are counted here, with the embedder's tokenizer), else (``parse_timeout_s``
-        0) in this process."""
+        """Each job parsed and chunked: in a pool of workers, else in one parser process
+        that only parses (``parse_timeout_s`` > 0, docs/ingestion.md), else here."""
         workers = self.report.parse_workers = self.pool_size(len(jobs))
         timeout = self.settings.parse_timeout_s
         count, notes = self.embedder.count_tokens, self.report.notes
@@ -215,10 +215,22 @@ class _Run:
                                 reuse=True).run(jobs, 1):
                 yield chunk_parsed(item, self.config, count)
         else:
-            for job in jobs:
-                yield process(job, self.config, count)
+            yield from (process(job, self.config, count) for job in jobs)
 
     # -- stage 3: embed and write, in batches ---------------------------------------------
+    def embed_all(self, jobs: list[Job]) -> None:
+        """Parse ``jobs`` and embed and write their chunks as they come; the time spent
+        waiting for the parsers is ``timings["wait"]`` (the embedder's idle time)."""
+        items = self.parsed(jobs)
+        while True:
+            t = time.perf_counter()
+            item = next(items, None)
+            self.report.timings["wait"] += time.perf_counter() - t
+            if item is None:
+                break
+            self.take(item)
+        self.flush()
+
     def take(self, item: Parsed) -> None:
         self.report.timings["parse"] += item.parse_s
         self.report.timings["chunk"] += item.chunk_s
@@ -231,49 +243,10 @@ class _Run:
         self.tick(str(item.job.path))
 
     def flush(self) -> None:
-        """Embed the pending files' chunks, write them to the store, commit their manifest
-        rows and keyword-index rows in one transaction, then delete the stale chunks (the
-        crash-safety order; see the module docstring).
-
-        Writing on a separate thread while the next batch embeds was tried and measured no
-        faster on 2 cores (74.3 s against 72.9 s for 80 files): the CPU is the limit."""
-        if not self.pending:
-            return
-        batch, self.pending = self.pending, []
-        chunks = [c for p in batch for c in p.chunks]
-        t0 = time.perf_counter()
-        vectors = self.embedder.embed_documents([c.text for c in chunks])
-        t1 = time.perf_counter()
-        self.report.timings["embed"] += t1 - t0
-        folder = self.manifest.path.parent
-        need = batch_bytes([c.text for c in chunks], len(vectors[0]) if len(vectors) else 0)
-        require_space(folder, need)  # a full disk can leave Chroma's index unreadable
-        try:
-            stale = self.write(batch, chunks, vectors)
-        except Exception as exc:
-            if (full := disk_full(exc, folder, need)) is None:
-                raise
-            raise full from exc
-        self.report.timings["store"] += time.perf_counter() - t1
-        self.report.chunks_added += len(chunks)
-        self.report.chunks_removed += len(stale)
-
-    def write(self, batch: list[Parsed], chunks: list[Chunk],
-              vectors: list[list[float]]) -> set[str]:
-        """Store a batch in the crash-safety order; return the stale chunk ids deleted."""
-        self.store.add(chunks, vectors)
-        records, stale = [], set()
-        for p in batch:
-            ids = tuple(c.id for c in p.chunks)
-            stale.update(set(p.job.old_ids) - set(ids))
-            records.append(FileRecord(str(p.job.path), p.job.size, p.job.mtime_ns,
-                                      p.job.digest, self.fp_json, ids))
-        index = [pair for p in batch for pair in zip(p.chunks, p.terms, strict=True)]
-        self.manifest.put_many(records, index=index, unindex=sorted(stale))
-        if stale:  # after the commit: until then readers still see the old version whole
-            self.store.delete(sorted(stale))
-        self.report.ingested.extend(r.source for r in records)
-        return stale
+        """Embed and write the pending files (:meth:`ragkit.ingestion.writer.Writer.write`)."""
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.writer.write(batch)
 
     def remove_missing(self, roots: Iterable[Path], seen: set[str]) -> None:
         """Drop files that were ingested from these folders before and are gone now."""
@@ -299,6 +272,8 @@ class _Run:
             refresh(self.manifest.path)
             self.report.timings["keyword_index"] = time.perf_counter() - t
         self.report.chunks_total = self.store.count()
+        if not self.report.dry_run:
+            self.writer.prune_cache(self.report.chunks_total)
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -340,13 +315,14 @@ def ingest_documents(
     store: VectorStore,
     manifest: Manifest,
     refresh: Refresh | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> IngestReport:
     """Add already-parsed documents (no files: e.g. records from another app or a BEIR
     corpus). Each ``Document.source`` is its key: the same source with the same id is left
     unchanged, with another id it is replaced. Same batches, manifest, keyword record and
     ``refresh`` as :func:`run_ingest`; nothing is removed."""
     started = time.perf_counter()
-    run = _Run(settings, embedder, store, manifest, None)
+    run = _Run(settings, embedder, store, manifest, None, cache)
     if repair(store, manifest):
         run.report.notes.append("repaired the store after an interrupted run")
     for doc in documents:
@@ -377,6 +353,7 @@ def run_ingest(
     progress: Callable[[Progress], None] | None = None,
     dry_run: bool = False,
     refresh: Refresh | None = None,
+    cache: EmbeddingCache | None = None,
 ) -> IngestReport:
     """Ingest files and folders; a file that fails is reported and the rest go on.
 
@@ -384,7 +361,8 @@ def run_ingest(
     ingested (new or changed files) and removed. ``refresh`` is called once at the end
     with the manifest's path, to rebuild what derives from it (the façade passes
     :func:`ragkit.retrieval.keyword.refresh`, so the first question after an ingest does
-    not build the BM25 scorer); its time is ``timings["keyword_index"]``.
+    not build the BM25 scorer); its time is ``timings["keyword_index"]``. ``cache``: the
+    knowledge base's embedding cache (texts embedded before are not embedded again).
 
     Raises:
         NotFoundError: a path does not exist (nothing is ingested).
@@ -394,7 +372,7 @@ def run_ingest(
     started = time.perf_counter()
     roots = [Path(p).expanduser() for p in paths]
     found = discover(roots, settings.include, settings.exclude)
-    run = _Run(settings, embedder, store, manifest, progress)
+    run = _Run(settings, embedder, store, manifest, progress, cache)
     run.report.notes += _dtype_notes(embedder, store)
     run.report.dry_run = dry_run
     run.report.seen = len(found.files) + len(found.problems) + len(found.skipped)
@@ -416,14 +394,6 @@ def run_ingest(
     if dry_run:
         run.report.ingested = [str(j.path) for j in jobs]
     else:
-        items = run.parsed(jobs)
-        while True:
-            t = time.perf_counter()
-            item = next(items, None)
-            run.report.timings["wait"] += time.perf_counter() - t
-            if item is None:
-                break
-            run.take(item)
-        run.flush()
+        run.embed_all(jobs)
     run.remove_missing(roots, {str(f) for f in found.files})
     return run.finish(started, refresh)

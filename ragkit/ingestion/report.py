@@ -37,6 +37,9 @@ class IngestReport:
     #: were parsed in this process
     notes: list[str] = field(default_factory=list)
     dry_run: bool = False
+    #: chunk texts run through the embedding model, and served from the embedding cache
+    embedded: int = 0
+    embeddings_reused: int = 0
     #: parser worker processes used (0: files were parsed in this process)
     parse_workers: int = 0
     #: where the time went: parse and chunk are summed over workers (they overlap with the
@@ -65,6 +68,8 @@ class IngestReport:
                 "added": self.chunks_added,
                 "removed": self.chunks_removed,
                 "total": self.chunks_total,
+                "embedded": self.embedded,
+                "embeddings_reused": self.embeddings_reused,
             },
             "seconds": round(self.seconds, 3),
             "notes": self.notes,

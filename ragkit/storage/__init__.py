@@ -4,6 +4,8 @@
 - :mod:`.files`: the ``files`` table (:class:`FileRecord`);
 - :mod:`.keyword_record`: ``kw_chunks`` and ``kw_meta``, written with the rows and read by
   :class:`KeywordRecord`;
+- :mod:`.embedding_cache`: :class:`EmbeddingCache`, vectors by text hash and model, in its
+  own ``embeddings.sqlite3``;
 - :mod:`.manifest`: :class:`Manifest`, the writer, which commits a file's row and its
   keyword rows in one transaction.
 
@@ -11,10 +13,11 @@ Depends only on :mod:`ragkit._types` and :mod:`ragkit.errors`: ingestion and ret
 both build on it, never the other way round.
 """
 
+from ragkit.storage.embedding_cache import CACHE_FILE, EmbeddingCache, model_key
 from ragkit.storage.files import FileRecord
 from ragkit.storage.keyword_record import KeywordRecord, SqlFilter, chunk_filter
 from ragkit.storage.manifest import Manifest
 from ragkit.storage.schema import SCHEMA_VERSION
 
-__all__ = ["FileRecord", "KeywordRecord", "Manifest", "SCHEMA_VERSION", "SqlFilter",
-           "chunk_filter"]
+__all__ = ["CACHE_FILE", "EmbeddingCache", "FileRecord", "KeywordRecord", "Manifest",
+           "SCHEMA_VERSION", "SqlFilter", "chunk_filter", "model_key"]

@@ -92,6 +92,12 @@ def chunk_ids(db: sqlite3.Connection) -> set[str]:
     return {r[0] for r in db.execute("SELECT chunk_id FROM kw_chunks")}
 
 
+def texts(db: sqlite3.Connection, after: int, limit: int) -> list[tuple[int, str]]:
+    """Up to ``limit`` (rowid, text) pairs with rowid above ``after``, by rowid."""
+    return list(db.execute("SELECT rowid, text FROM kw_chunks WHERE rowid > ? ORDER BY rowid "
+                           "LIMIT ?", (after, limit)))
+
+
 def retokenize(db: sqlite3.Connection, terms: Callable[[str], str], tokenizer: str) -> int:
     """Remake every chunk's terms with ``terms`` unless they were made by ``tokenizer``
     (a version name); record it; return the number of chunks remade."""

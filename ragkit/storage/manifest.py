@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,6 +122,17 @@ class Manifest:
             if fixed:
                 kw.touch(self._db)
         return fixed
+
+    def chunk_texts(self) -> Iterator[str]:
+        """The text of every chunk in the keyword record, read a page at a time."""
+        after = 0
+        while True:
+            with self._lock:
+                page = kw.texts(self._db, after, 2000)
+            if not page:
+                return
+            after = page[-1][0]
+            yield from (text for _, text in page)
 
     @_locked
     def close(self) -> None:
