@@ -75,7 +75,7 @@ class PgManifest:
 
     def _put_files(self, records: list[FileRecord]) -> None:
         now = time.time()
-        self._db.executemany(
+        kw.many(self._db,
             "INSERT INTO files VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (source) DO "
             "UPDATE SET size = EXCLUDED.size, mtime_ns = EXCLUDED.mtime_ns, hash = "
             "EXCLUDED.hash, fingerprint = EXCLUDED.fingerprint, chunk_ids = EXCLUDED.chunk_ids,"

@@ -28,18 +28,25 @@ from ragkit.storage.pg import schema
 
 
 # -- writing: inside PgManifest's transactions ------------------------------------------------
+def many(db: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """``sql`` once per row (psycopg pipelines them: one round trip, not one per row)."""
+    if rows:
+        with db.cursor() as cur:
+            cur.executemany(sql, rows)
+
+
 def touch(db: Any) -> None:
     """Mark the record changed, and by which process (``pid`` as SQLite's record does; the
     host is in ``writer_host``)."""
     db.execute("UPDATE kw_meta SET value = (value::bigint + 1)::text WHERE key='generation'")
-    db.executemany("INSERT INTO kw_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+    many(db, "INSERT INTO kw_meta VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
                    "SET value = EXCLUDED.value",
                    [("writer", str(os.getpid())), ("writer_host", socket.gethostname())])
 
 
 def put(db: Any, rows: Iterable[tuple[Chunk, str]]) -> None:
     """Insert or replace chunks with their terms (no commit: the caller's transaction)."""
-    db.executemany(
+    many(db, 
         "INSERT INTO kw_chunks(chunk_id, source, text, meta, terms) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT (chunk_id) DO UPDATE SET source = EXCLUDED.source, text = EXCLUDED.text, "
         "meta = EXCLUDED.meta, terms = EXCLUDED.terms",
@@ -75,7 +82,7 @@ def retokenize(db: Any, terms: Callable[[str], str], tokenizer: str) -> int:
     if row is not None and row[0] == tokenizer:
         return 0
     rows = db.execute("SELECT rowid, text FROM kw_chunks").fetchall()
-    db.executemany("UPDATE kw_chunks SET terms = %s WHERE rowid = %s",
+    many(db, "UPDATE kw_chunks SET terms = %s WHERE rowid = %s",
                    [(terms(text), rowid) for rowid, text in rows])
     db.execute("INSERT INTO kw_meta VALUES ('tokenizer', %s) ON CONFLICT (key) DO UPDATE "
                "SET value = EXCLUDED.value", (tokenizer,))
