@@ -30,7 +30,7 @@ from ragkit.prompt import ExampleSelector, Templates, load_examples
 from ragkit.retrieval.keyword import KeywordIndex
 from ragkit.retrieval.retriever import Retriever
 from ragkit.settings import Settings
-from ragkit.storage import KeywordRecord
+from ragkit.storage import RecordReader, open_record
 
 
 class _Build:
@@ -129,6 +129,15 @@ def _cache(b: _Build) -> ResponseCache:
                          similarity=s.cache_similarity)
 
 
+def _keyword(b: _Build) -> KeywordIndex:
+    return KeywordIndex(b.kb.manifest_path, database_url=b.settings.database_url)
+
+
+def _kb_state(b: _Build) -> RecordReader:
+    """The keyword record, for its version (the response cache's stamp)."""
+    return open_record(b.kb.manifest_path, b.settings.database_url)
+
+
 def _model_key(b: _Build) -> str:
     """What identifies the model for the cache: its file (path, size, time) or its name."""
     name = b.get("llm").name
@@ -143,13 +152,13 @@ BUILDERS: dict[str, Callable[[_Build], Any]] = {
     "store": _store,
     "llm": _llm,
     "reranker": _reranker,
-    "keyword": lambda b: KeywordIndex(b.kb.manifest_path),
+    "keyword": _keyword,
     "retriever": _retriever,
     "templates": _templates,
     "examples": _examples,
     "history": lambda b: ChatStore(b.kb.chat_path),
     "cache": _cache,
-    "kb_state": lambda b: KeywordRecord(b.kb.manifest_path),
+    "kb_state": _kb_state,
     "model_key": _model_key,
 }
 

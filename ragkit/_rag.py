@@ -71,6 +71,7 @@ class RAG:
         self._settings_files, self._overrides = tuple(settings_files), overrides
         settings = settings or self.knowledge_base.load_settings(files=settings_files,
                                                                  **overrides)
+        self.knowledge_base.database_url = settings.database_url
         if settings.offline_env:
             apply_offline_defaults()
         self._components = Components(self.knowledge_base, settings, {
@@ -127,6 +128,7 @@ class RAG:
             new = self._given_settings
         else:
             new = kb.load_settings(files=self._settings_files, **self._overrides)
+        kb.database_url = new.database_url
         self._components.update(new)
         return self.settings
 
@@ -149,7 +151,7 @@ class RAG:
         with kb.writing() as manifest, kb.embedding_cache() as cache:
             return run_ingest(paths, settings=self.settings, embedder=self.embedder,
                               store=self.store, manifest=manifest, progress=progress,
-                              refresh=refresh_keyword, cache=cache)
+                              refresh=self._refresh, cache=cache)
 
     def add_documents(self, documents: Iterable[Document]) -> IngestReport:
         """Add documents that are not files (``Document.from_text(source, text, title)``);
@@ -162,7 +164,11 @@ class RAG:
         with kb.writing() as manifest, kb.embedding_cache() as cache:
             return ingest_documents(documents, settings=self.settings, embedder=self.embedder,
                                     store=self.store, manifest=manifest,
-                                    refresh=refresh_keyword, cache=cache)
+                                    refresh=self._refresh, cache=cache)
+
+    def _refresh(self, manifest_path: Path) -> None:
+        """Rebuild the BM25 scorer from the record the manifest at this path belongs to."""
+        refresh_keyword(manifest_path, database_url=self.knowledge_base.database_url)
 
     def count(self) -> int:
         """Number of chunks in the knowledge base."""
@@ -184,7 +190,7 @@ class RAG:
                 raise NotFoundError(f"{source} is not in the knowledge base {self.kb}.")
             manifest.delete(source)  # first: readers stop seeing it; a crash leaves orphans
             self.store.delete(list(record.chunk_ids))
-        refresh_keyword(self.knowledge_base.manifest_path)
+        self._refresh(self.knowledge_base.manifest_path)
         uploaded = Path(source)
         if uploaded.parent == self.documents_dir and uploaded.is_file():
             uploaded.unlink()

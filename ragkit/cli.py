@@ -89,7 +89,8 @@ def _check_mode(mode: str | None) -> None:
 
 
 def _need_kb(kb: Path) -> None:
-    if not KnowledgeBase(kb).is_ingested():
+    url = KnowledgeBase(kb).load_settings(files=SETTINGS_FILES).database_url
+    if not KnowledgeBase(kb, database_url=url).is_ingested():
         typer.echo(f"Error: {kb} is not a knowledge base yet; run `ragkit-ingest DOCS --kb {kb}`.",
                    err=True)
         raise typer.Exit(1)

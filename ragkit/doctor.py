@@ -29,8 +29,9 @@ from ragkit.ingestion.pipeline import repair as repair_store
 from ragkit.kb import KnowledgeBase
 from ragkit.ports import Embedder, VectorStore
 from ragkit.retrieval.keyword import refresh as refresh_keyword
-from ragkit.settings import Settings
-from ragkit.storage import SCHEMA_VERSION, FileRecord, files, keyword_record, schema
+from ragkit.settings import Settings, mask_url
+from ragkit.storage import read_state
+from ragkit.storage.pg import pg_lock_holder
 
 Status = Literal["ok", "warn", "problem"]
 STATUSES: tuple[Status, ...] = ("ok", "warn", "problem")
@@ -117,6 +118,7 @@ def check_knowledge_base(kb: str | Path, *, repair: bool = False,
         fix = f"Correct {base.settings_path} (docs/configuration.md) or the RAGKIT_* variable."
         return Diagnosis(base.path, [*checks, Check("settings", "problem", str(exc), fix)])
     checks.append(Check("settings", "ok", "the settings are valid"))
+    base.database_url = s.database_url
     ctx = _Ctx(base, s, repair, embedder)
     lock = _lock(base)
     ctx.running = lock.status != "ok"
@@ -127,6 +129,16 @@ def check_knowledge_base(kb: str | Path, *, repair: bool = False,
 
 
 def _lock(kb: KnowledgeBase) -> Check:
+    if kb.database_url:
+        try:
+            held = pg_lock_holder(kb.database_url)
+        except RagkitError as exc:
+            return Check("ingest_lock", "problem", str(exc), "Start the database server or "
+                         "check database_url.")
+        return Check("ingest_lock", "ok", "no ingest is running") if held is None else Check(
+            "ingest_lock", "warn", f"the database's writer lock is {held}: an ingest or "
+            "delete is running, so the store may be ahead of the manifest",
+            "Wait for it to finish and run doctor again (nothing is repaired now).")
     try:
         fd = os.open(kb.lock_path, os.O_RDONLY)
     except FileNotFoundError:
@@ -143,42 +155,24 @@ def _lock(kb: KnowledgeBase) -> Check:
 
 
 # -- manifest, store and keyword record ---------------------------------------------------------
-def _read_manifest(path: Path) -> tuple[int, list[FileRecord], set[str]]:
-    """Schema version, rows and keyword-record ids, read-only in one snapshot (never
-    migrates). Raises sqlite3.DatabaseError for a file that is no manifest."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
-                         isolation_level=None)
-    try:
-        db.execute("BEGIN")
-        version = schema.user_version(db)
-        if version > SCHEMA_VERSION:
-            return version, [], set()
-        try:
-            kw_ids = keyword_record.chunk_ids(db)
-        except sqlite3.OperationalError:  # a version-0 manifest older than the record
-            kw_ids = set()
-        return version, files.records(db), kw_ids
-    finally:
-        db.close()
-
-
 def _store_checks(ctx: _Ctx) -> list[Check]:
     kb = ctx.kb
     if not kb.is_ingested():
         return [Check("schema", "warn", "nothing ingested yet (no manifest.sqlite3)",
                       f"Ingest documents: ragkit-ingest DOCS --kb {kb.path}")]
+    where = mask_url(kb.database_url) if kb.database_url else kb.manifest_path
     try:
-        version = _read_manifest(kb.manifest_path)[0]
-    except sqlite3.DatabaseError as exc:
-        return [Check("schema", "problem", f"{kb.manifest_path} cannot be read: {exc}",
+        version, current = read_state(kb.manifest_path, kb.database_url)[:2]
+    except (sqlite3.DatabaseError, RagkitError) as exc:
+        return [Check("schema", "problem", f"{where} cannot be read: {exc}",
                       "Restore it from a backup, or re-ingest into a new folder.")]
-    if version > SCHEMA_VERSION:
+    if version > current:
         return [Check("schema", "problem", f"manifest schema version {version} is newer than "
-                      f"this ragkit understands ({SCHEMA_VERSION})", "Upgrade ragkit.")]
+                      f"this ragkit understands ({current})", "Upgrade ragkit.")]
     check = Check("schema", "ok", f"manifest schema version {version} (current)")
-    if version < SCHEMA_VERSION:
+    if version < current:
         check = Check("schema", "warn", f"manifest schema version {version} is older than "
-                      f"{SCHEMA_VERSION}; ragkit migrates it when it writes",
+                      f"{current}; ragkit migrates it when it writes",
                       "Nothing to do; --repair migrates it now.")
         if ctx.repair and not ctx.running:
             with kb.manifest():  # opening for writing migrates
@@ -233,7 +227,7 @@ def _collection_meta(ctx: _Ctx) -> dict[str, Any] | None:
 
 def _compare(kb: KnowledgeBase, store: VectorStore) -> list[Check]:
     """The manifest rows' chunk ids against the store's and the keyword record's."""
-    _, rows, keyword = _read_manifest(kb.manifest_path)
+    _, _, rows, keyword = read_state(kb.manifest_path, kb.database_url)
     stored, claimed = store.ids(), {c for r in rows for c in r.chunk_ids}
     orphans, extra, absent = stored - claimed, keyword - claimed, claimed - keyword
     missing = [r.source for r in rows if not set(r.chunk_ids) <= stored]
@@ -272,7 +266,7 @@ def _consistency(ctx: _Ctx, store: VectorStore) -> list[Check]:
             for _ in range(3):  # forgetting a row orphans its other chunks: go round again
                 if not repair_store(store, manifest):
                     break
-        refresh_keyword(ctx.kb.manifest_path)
+        refresh_keyword(ctx.kb.manifest_path, database_url=ctx.kb.database_url)
     except LockedError as exc:
         return [replace(c, message=f"{c.message}. Not repaired: {exc}") if c.status != "ok"
                 else c for c in checks]
@@ -400,9 +394,9 @@ def _network(s: Settings) -> Check:
                 notes.append(f"{key} {spec!r} is a name, not a local file")
         except RagkitError:
             pass  # reported by the model checks
-    for key in ("chroma_url", *(() if local else ("openai_base_url",))):
+    for key in ("chroma_url", "database_url", *(() if local else ("openai_base_url",))):
         if (url := getattr(s, key)) and not _is_loopback(url):
-            notes.append(f"{key} {url!r} is another machine")
+            notes.append(f"{key} {mask_url(url)!r} is another machine")
     if notes:
         return Check("network", "warn", "; ".join(notes), "Point models at local folders "
                      "and servers at 127.0.0.1, or accept that these need the network.")

@@ -12,6 +12,10 @@ A knowledge base is one folder::
       ingest.lock         held by the one process writing (ingest, delete)
       documents/          uploads (setting ``documents_dir``)
 
+With ``database_url`` set (workers on several machines), the manifest, the keyword record
+and the writer lock are in that PostgreSQL database instead of ``manifest.sqlite3`` and
+``ingest.lock``; the folder keeps the rest (ragkit.storage.pg).
+
 >>> kb = KnowledgeBase("/tmp/kb")
 >>> kb.manifest_path.name
 'manifest.sqlite3'
@@ -29,7 +33,8 @@ from ragkit._types import DocumentInfo
 from ragkit.errors import ValidationError
 from ragkit.history import CHAT_FILE
 from ragkit.settings import SETTINGS_FILE, Settings, save_settings
-from ragkit.storage import CACHE_FILE, EmbeddingCache, Manifest
+from ragkit.storage import CACHE_FILE, EmbeddingCache, ManifestStore, open_manifest, open_record
+from ragkit.storage.pg import pg_writer_lock
 from ragkit.uploads import safe_filename, save_upload
 
 MANIFEST_FILE = "manifest.sqlite3"
@@ -41,10 +46,13 @@ class KnowledgeBase:
     """The files of one knowledge base: paths, the writer lock, the manifest, settings.
 
     Creating the object touches nothing on disk; :meth:`create` makes the folder.
+    ``database_url`` (the setting of that name): the manifest, keyword record and writer
+    lock are in that PostgreSQL database; empty: in the folder.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, database_url: str = "") -> None:
         self.path = Path(path).expanduser().resolve()
+        self.database_url = database_url
 
     def __repr__(self) -> str:
         return f"KnowledgeBase({str(self.path)!r})"
@@ -80,8 +88,15 @@ class KnowledgeBase:
         return self.resolve(settings.documents_dir).resolve()
 
     def is_ingested(self) -> bool:
-        """True once something was ingested here (the manifest exists)."""
-        return self.manifest_path.exists()
+        """True once something was ingested here (the manifest exists; in PostgreSQL: its
+        schema)."""
+        if not self.database_url:
+            return self.manifest_path.exists()
+        record = open_record(self.manifest_path, self.database_url)
+        try:
+            return record.exists
+        finally:
+            record.close()
 
     @staticmethod
     def is_knowledge_base(folder: str | Path) -> bool:
@@ -123,17 +138,19 @@ class KnowledgeBase:
 
     # -- the writer's side ---------------------------------------------------------------
     @contextmanager
-    def writing(self) -> Iterator[Manifest]:
-        """Hold the writer lock (LockedError if another process holds it) and the open
-        manifest."""
+    def writing(self) -> Iterator[ManifestStore]:
+        """Hold the writer lock (LockedError if another process holds it: ``flock`` on
+        ``ingest.lock``, or PostgreSQL's advisory lock) and the open manifest."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with writer_lock(self.lock_path), self.manifest() as manifest:
+        lock = (pg_writer_lock(self.database_url) if self.database_url
+                else writer_lock(self.lock_path))
+        with lock, self.manifest() as manifest:
             yield manifest
 
     @contextmanager
-    def manifest(self) -> Iterator[Manifest]:
+    def manifest(self) -> Iterator[ManifestStore]:
         """The manifest, opened (and created) for the duration of the block."""
-        manifest = Manifest(self.manifest_path)
+        manifest = open_manifest(self.manifest_path, self.database_url)
         try:
             yield manifest
         finally:

@@ -44,7 +44,7 @@ from ragkit.ingestion.workers import (
 from ragkit.ingestion.writer import Writer
 from ragkit.ports import Embedder, TokenizerFile, VectorStore
 from ragkit.settings import Settings
-from ragkit.storage import EmbeddingCache, FileRecord, Manifest
+from ragkit.storage import EmbeddingCache, FileRecord, ManifestStore
 
 __all__ = ["Failure", "IngestReport", "Progress", "Refresh", "Skipped", "fingerprint",
            "ingest_documents", "repair", "run_ingest"]
@@ -75,7 +75,7 @@ def fingerprint(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     return fp
 
 
-def repair(store: VectorStore, manifest: Manifest) -> int:
+def repair(store: VectorStore, manifest: ManifestStore) -> int:
     """Make store and manifest agree after a crash; return how many things were fixed."""
     claimed: set[str] = set()
     for record in manifest.records():
@@ -109,7 +109,7 @@ class _Run:
     parse_work = staticmethod(parse_in_pool)
 
     def __init__(self, settings: Settings, embedder: Embedder, store: VectorStore,
-                 manifest: Manifest, progress: Callable[[Progress], None] | None,
+                 manifest: ManifestStore, progress: Callable[[Progress], None] | None,
                  cache: EmbeddingCache | None = None) -> None:
         self.settings, self.embedder = settings, embedder
         self.store, self.manifest = store, manifest
@@ -313,7 +313,7 @@ def ingest_documents(
     settings: Settings,
     embedder: Embedder,
     store: VectorStore,
-    manifest: Manifest,
+    manifest: ManifestStore,
     refresh: Refresh | None = None,
     cache: EmbeddingCache | None = None,
 ) -> IngestReport:
@@ -349,7 +349,7 @@ def run_ingest(
     settings: Settings,
     embedder: Embedder,
     store: VectorStore,
-    manifest: Manifest,
+    manifest: ManifestStore,
     progress: Callable[[Progress], None] | None = None,
     dry_run: bool = False,
     refresh: Refresh | None = None,

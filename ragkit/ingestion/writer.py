@@ -20,7 +20,7 @@ from ragkit.ingestion.report import IngestReport
 from ragkit.ingestion.space import batch_bytes, disk_full, require_space
 from ragkit.ingestion.workers import Parsed
 from ragkit.ports import Embedder, VectorStore
-from ragkit.storage import EmbeddingCache, FileRecord, Manifest, model_key
+from ragkit.storage import EmbeddingCache, FileRecord, ManifestStore, model_key
 
 _T = TypeVar("_T")
 
@@ -35,7 +35,7 @@ def cache_key(embedder: Embedder) -> str:
 class Writer:
     """Embeds and writes batches for one run; adds its figures to ``report``."""
 
-    def __init__(self, embedder: Embedder, store: VectorStore, manifest: Manifest,
+    def __init__(self, embedder: Embedder, store: VectorStore, manifest: ManifestStore,
                  cache: EmbeddingCache | None, *, batch: int, fingerprint: str,
                  report: IngestReport) -> None:
         self.embedder, self.store, self.manifest, self.cache = embedder, store, manifest, cache

@@ -1,4 +1,5 @@
-"""The keyword (BM25) index: the record in ``manifest.sqlite3``, scored by bm25s.
+"""The keyword (BM25) index: the record in ``manifest.sqlite3`` (or PostgreSQL, setting
+``database_url``), scored by bm25s.
 
 Two layers, measured into this shape (bench/README.md):
 
@@ -15,7 +16,9 @@ Two layers, measured into this shape (bench/README.md):
   rebuild) and was dropped: 71 ms per query at 100k chunks, against 0.4 ms for bm25s on the
   same terms.
 
-The record is read only through :class:`ragkit.storage.KeywordRecord`.
+The record is read only through :func:`ragkit.storage.open_record` (a
+:class:`ragkit.storage.KeywordRecord`, or its PostgreSQL twin). The saved scorers are
+always local, beside the folder's manifest path: with PostgreSQL each machine keeps its own.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import numpy as np
 
 from ragkit._types import Hit
 from ragkit.retrieval.tokenize import query_terms
-from ragkit.storage import KeywordRecord, SqlFilter
+from ragkit.storage import RecordReader, SqlFilter, open_record
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +89,7 @@ class _Scorer:
         self.version, self.bm25, self.rowids, self.vocab = version, bm25, rowids, vocab
 
     @classmethod
-    def build(cls, record: KeywordRecord, version: str) -> _Scorer | None:
+    def build(cls, record: RecordReader, version: str) -> _Scorer | None:
         import bm25s
 
         rows = record.terms()
@@ -147,15 +150,16 @@ class _Scorer:
 class KeywordIndex:
     """Read side: BM25 search over the chunks of one knowledge base.
 
-    Reads the manifest database read-only (:class:`ragkit.storage.KeywordRecord`): an
-    ingest running in another process does not block it (SQLite WAL), and it sees only
-    committed files.
+    Reads the manifest database read-only (:func:`ragkit.storage.open_record`): an ingest
+    running in another process does not block it (SQLite WAL; PostgreSQL's MVCC), and it
+    sees only committed files. ``path`` is the folder's manifest path: the scorers are
+    saved beside it, also when the record is in PostgreSQL (``database_url``).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, database_url: str = "") -> None:
         self.path = Path(path)
         self.cache = self.path.parent / "bm25"
-        self._record = KeywordRecord(self.path)
+        self._record = open_record(self.path, database_url)
         self._scorer: _Scorer | None = None
         self._lock = threading.Lock()
 
@@ -228,10 +232,10 @@ class KeywordIndex:
         self._record.close()
 
 
-def refresh(kb_manifest: str | Path) -> None:
+def refresh(kb_manifest: str | Path, *, database_url: str = "") -> None:
     """Build and save the scorer for the committed record (the ingest calls this last, so
     the first question after an ingest does not pay for it)."""
-    index = KeywordIndex(kb_manifest)
+    index = KeywordIndex(kb_manifest, database_url=database_url)
     try:
         index.scorer()
         sweep_leftovers(index.cache)  # also when the scorer was saved already

@@ -30,10 +30,14 @@ from ragkit.storage.files import all_sources
 
 @dataclass(frozen=True)
 class SqlFilter:
-    """A condition on the record's rows (alias ``c``), made by :func:`chunk_filter`."""
+    """A condition on the record's rows (alias ``c``), made by :func:`chunk_filter`: the
+    SQLite text and parameters, and the conditions themselves (``sources``: None for any;
+    ``meta``: key/value pairs), from which the PostgreSQL record makes its own SQL."""
 
     sql: str
     params: list[Any]
+    sources: tuple[str, ...] | None = None
+    meta: tuple[tuple[str, str | int], ...] = ()
 
 
 def chunk_filter(
@@ -48,6 +52,7 @@ def chunk_filter(
     """
     parts: list[str] = []
     params: list[Any] = []
+    listed: list[str] | None = None
     if sources is not None:
         listed = sorted(sources)
         parts.append(f"c.source IN ({','.join('?' * len(listed))})")
@@ -57,7 +62,10 @@ def chunk_filter(
             raise ValueError(f"metadata key {key!r} is not an identifier")
         parts.append(f"json_extract(c.meta, '$.{key}') = ?")
         params.append(value)
-    return SqlFilter(" AND ".join(parts), params) if parts else None
+    if not parts:
+        return None
+    return SqlFilter(" AND ".join(parts), params, None if listed is None else tuple(listed),
+                     tuple(meta))
 
 
 # -- writing: inside the Manifest's transactions ----------------------------------------------
