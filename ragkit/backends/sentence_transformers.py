@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragkit._dtype import resolve_dtype
+from ragkit._memory import release_memory
 from ragkit._models import resolve_model
 from ragkit.errors import BackendError, ConfigError
 
@@ -88,6 +89,7 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
+            release_memory()  # else glibc keeps each batch's activations (ragkit._memory)
         if self.dtype != "float32":  # normalised in bfloat16: unit length again, in float32
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return [v.tolist() for v in vectors]

@@ -183,7 +183,9 @@ class _Run:
         workers would be used but the embedder cannot give them its tokenizer, say so."""
         workers = self.settings.workers
         if workers is None:
-            workers = min(os.cpu_count() or 1, 4)
+            # one CPU is the embedder's: on 2 CPUs one parser kept it busy (bench/README.md)
+            # and a second cost 450 MB
+            workers = min(max((os.cpu_count() or 1) - 1, 1), 4)
         if workers < 1 or jobs < MIN_JOBS_FOR_POOL:
             return 0
         if not self.config.tokenizer:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ragkit._memory import release_memory
 from ragkit._types import Chunk
 from ragkit.ingestion.report import IngestReport
 from ragkit.ingestion.space import batch_bytes, disk_full, require_space
@@ -72,6 +73,7 @@ class Writer:
     def add(self, chunks: list[Chunk]) -> None:
         t0 = time.perf_counter()
         vectors = self.vectors([c.text for c in chunks])
+        release_memory()  # the model's activations, freed but kept by glibc (ragkit._memory)
         t1 = time.perf_counter()
         self.report.timings["embed"] += t1 - t0
         need = batch_bytes([c.text for c in chunks], len(vectors[0]) if len(vectors) else 0)

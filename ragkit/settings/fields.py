@@ -221,7 +221,8 @@ class IngestionFields(BaseModel):
     workers: int | None = Field(
         None,
         ge=0,
-        description="Parser processes beside the main one (None: the CPU count, at most 4; "
+        description="Parser processes beside the main one (None: one fewer than the CPUs, "
+        "at least 1 and at most 4; "
         "0: parse in the main process). Small runs (under 8 files to parse) always parse "
         "in-process.",
     )
