@@ -89,7 +89,8 @@ class SentenceTransformerEmbedder:
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            release_memory()  # else glibc keeps each batch's activations (ragkit._memory)
+            if len(texts) > 1:  # a question's few activations: not worth walking the heap
+                release_memory()  # else glibc keeps each batch's activations (ragkit._memory)
         if self.dtype != "float32":  # normalised in bfloat16: unit length again, in float32
             vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return [v.tolist() for v in vectors]
