@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from ragkit._types import Chunk
 from ragkit.storage import files, schema
 from ragkit.storage import keyword_record as kw
+from ragkit.storage._shared import paged_texts, sync_record
 from ragkit.storage.files import FileRecord
 
 _T = TypeVar("_T")
@@ -110,29 +111,11 @@ class Manifest:
         for record in files.records(self._db):
             claimed.update(record.chunk_ids)
         with self._db:
-            have = kw.chunk_ids(self._db)
-            extra = sorted(have - claimed)
-            kw.remove(self._db, extra)
-            missing = sorted(claimed - have)
-            fixed = len(extra) + kw.retokenize(self._db, terms, tokenizer)
-            for start in range(0, len(missing), 1000):
-                chunks = fetch(missing[start:start + 1000])
-                kw.put(self._db, [(c, terms(c.text)) for c in chunks])
-                fixed += len(chunks)
-            if fixed:
-                kw.touch(self._db)
-        return fixed
+            return sync_record(kw, self._db, claimed, fetch, terms, tokenizer)
 
     def chunk_texts(self) -> Iterator[str]:
         """The text of every chunk in the keyword record, read a page at a time."""
-        after = 0
-        while True:
-            with self._lock:
-                page = kw.texts(self._db, after, 2000)
-            if not page:
-                return
-            after = page[-1][0]
-            yield from (text for _, text in page)
+        return paged_texts(kw, self._db, self._lock)
 
     @_locked
     def close(self) -> None:
