@@ -4,6 +4,7 @@ tests/test_serve_clients.py."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from collections.abc import Iterator, Mapping
@@ -54,3 +55,15 @@ def stop(proc: subprocess.Popen[bytes], *, strict: bool = False) -> None:
         proc.wait()
         if strict:
             pytest.fail(f"{proc.args!r} did not stop on SIGTERM within 60 s")
+
+
+def worker_setup(root: Path) -> tuple[dict[str, str], list[int], list[Path]]:
+    """For two `ragkit serve` workers: an environment without RAGKIT_* settings, two
+    different free ports and a log file for each."""
+    from .test_chroma_server import free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGKIT_")}
+    ports = [free_port(), free_port()]
+    while ports[1] == ports[0]:
+        ports[1] = free_port()
+    return env, ports, [root / f"worker{i}.log" for i in range(2)]

@@ -11,7 +11,6 @@ writer lock (409 ``locked``, retried), none lost.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -23,8 +22,8 @@ import httpx
 import pytest
 
 from ._postgres import PgServer, pg_server
-from ._servers import server_process, wait_until_up
-from .test_chroma_server import chroma_url, free_port  # noqa: F401 - chroma_url: a fixture
+from ._servers import server_process, wait_until_up, worker_setup
+from .test_chroma_server import chroma_url  # noqa: F401 - chroma_url: a fixture
 from .test_postgres_e2e import OKAPI, QUESTION
 
 BIN = Path(sys.executable).parent
@@ -40,11 +39,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory,
 
 def _start(root: Path, pg: PgServer, chroma: str) -> Iterator[list[str]]:
     database = pg.database()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGKIT_")}
-    ports = [free_port(), free_port()]
-    while ports[1] == ports[0]:
-        ports[1] = free_port()
-    logs = [root / f"worker{i}.log" for i in range(2)]
+    env, ports, logs = worker_setup(root)
     with ExitStack() as running:
         procs = []
         for i, (port, log) in enumerate(zip(ports, logs, strict=True)):

@@ -12,7 +12,6 @@ through the second is gone from the first. Real servers and models; answers kept
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -28,7 +27,7 @@ import pytest
 from ragkit import RAG
 from ragkit._models import resolve_model
 
-from ._servers import server_process, wait_until_up
+from ._servers import server_process, wait_until_up, worker_setup
 from .conftest import SAMPLE_FILES
 from .test_chroma_server import chroma_url, free_port  # noqa: F401 - chroma_url: a fixture
 from .test_retrieve_ask import ENGLISH
@@ -75,11 +74,7 @@ def topology(tmp_path_factory: pytest.TempPathFactory, samples: Path, embedder: 
         f'openai_base_url = "{llama_url}"\nmax_tokens = 8\npassages = 1\n', encoding="utf-8")
     report = RAG(kb, embedder=embedder).ingest(samples)  # vectors into the Chroma server
     assert report.ok and report.chunks_added > 0, report.failures
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGKIT_")}
-    ports = [free_port(), free_port()]
-    while ports[1] == ports[0]:
-        ports[1] = free_port()
-    logs = [root / f"worker{i}.log" for i in range(2)]
+    env, ports, logs = worker_setup(root)
     with ExitStack() as running:
         procs = [running.enter_context(server_process(
             [str(BIN / "ragkit"), "serve", "--kb", str(kb), "--port", str(port)], logfile,
