@@ -23,9 +23,13 @@ class SentenceTransformerEmbedder:
     384
     """
 
-    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 64,
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 16,
                  dtype: str = "float32") -> None:
         """``dtype``: 'float32', 'bfloat16' or 'auto' (:func:`ragkit._dtype.resolve_dtype`).
+        ``batch_size``: texts per forward pass. 16 measured as fast as 64 on 1,024 texts of
+        256 word pieces (29.4 s vs 31.0 s bf16, 51.0 s both fp32) with a peak of 757 MB
+        instead of 980 MB (bf16) and 814 MB instead of 1,214 MB (fp32): the attention
+        scores of 64 long texts are 200 MB a layer in fp32.
 
         Raises ConfigError for another ``dtype``, BackendError when the model does not load.
         """

@@ -39,7 +39,9 @@ class ModelFields(BaseModel):
         "model name already in the local Hugging Face cache (never downloaded).",
     )
     embedding_device: str = Field("cpu", description="torch device for the embedding model.")
-    embedding_batch_size: int = Field(64, ge=1, le=4096, description="Texts per encode call.")
+    embedding_batch_size: int = Field(
+        16, ge=1, le=4096,
+        description="Texts per encode call (16: as fast as 64 here, with a lower peak).")
     embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field("auto", description="Number "
         "type the embedding model runs in ('auto': docs/configuration.md#the-embedding-dtype).")
     llm_model: str = Field(
