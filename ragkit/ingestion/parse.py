@@ -110,13 +110,15 @@ def unavailable(path: Path) -> str | None:
     return missing_tool(suffix)
 
 
-def _pdf(filename: str, languages: list[str]) -> list[Any]:
+def _pdf(filename: str, languages: list[str], pages: tuple[int, int] | None = None
+         ) -> list[Any]:
     """PDF text boxes by pdfminer.six, classified by unstructured, page numbers kept; pages
     without a text layer (scans) by OCR.
 
     unstructured's ``partition_pdf`` imports unstructured-inference, OpenCV and matplotlib
     even for ``strategy="fast"``; its fast strategy is pdfminer's text boxes run through
-    ``element_from_text``, which is what this does with pdfminer.six alone.
+    ``element_from_text``, which is what this does with pdfminer.six alone. ``pages``: only
+    these (first, last; 1-based, inclusive), for a large PDF parsed in pieces.
     """
     from pdfminer.high_level import extract_pages
     from pdfminer.layout import LAParams, LTTextContainer
@@ -128,9 +130,10 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
     from ragkit.ingestion import ocr
 
     elements = []
-    pages = extract_pages(filename, laparams=LAParams())
+    first_no, wanted = (1, None) if pages is None else (pages[0], range(pages[0] - 1, pages[1]))
+    layouts = extract_pages(filename, laparams=LAParams(), page_numbers=wanted)
     try:
-        first = next(pages, None)
+        first = next(layouts, None)
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
         raise ParseError("encrypted PDF (password protected); decrypt it to ingest it") from exc
     except (PSException, PDFSyntaxError) as exc:
@@ -138,7 +141,7 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
     if first is None:
         return []
     scans = []  # pages that are images of text, read by OCR (ragkit.ingestion.ocr)
-    for page_no, page in enumerate(itertools.chain([first], pages), start=1):
+    for page_no, page in enumerate(itertools.chain([first], layouts), start=first_no):
         found = []
         for box in page:
             if not isinstance(box, LTTextContainer):
@@ -154,6 +157,19 @@ def _pdf(filename: str, languages: list[str]) -> list[Any]:
         else:
             elements += found
     return ocr.with_scanned_pages(filename, elements, scans, languages) if scans else elements
+
+
+def _partition_piece(partition: Callable[..., list[Any]], path: Path, languages: list[str],
+                     span: tuple[int, int] | None) -> list[Any]:
+    """``partition`` run on the file, or on its piece ``span``."""
+    if span is None:
+        return partition(filename=str(path), languages=languages)
+    if path.suffix.lower() == ".pdf":
+        return _pdf(str(path), languages, pages=span)
+    from ragkit.ingestion.pieces import piece_file
+
+    with piece_file(path, span) as piece:
+        return partition(filename=str(piece), languages=languages)
 
 
 def _is_heading(category: str, text: str) -> bool:
@@ -223,8 +239,11 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def parse_file(path: Path, *, source: str, doc_id: str, languages: list[str]) -> Document:
-    """Parse ``path`` into a Document whose id is ``doc_id`` (its content hash).
+def parse_file(path: Path, *, source: str, doc_id: str, languages: list[str],
+               span: tuple[int, int] | None = None) -> Document:
+    """Parse ``path`` into a Document whose id is ``doc_id`` (its content hash); with
+    ``span``, only that piece of it (:mod:`ragkit.ingestion.pieces`: a byte range, or a PDF's
+    page range), which may hold no text (the file as a whole is judged by the pipeline).
 
     Raises:
         ParseError: unsupported type, or the parser failed; the message is one line.
@@ -241,13 +260,13 @@ def parse_file(path: Path, *, source: str, doc_id: str, languages: list[str]) ->
     if suffix in _ZIPPED:
         check_zip(path)
     try:
-        elements = partition(filename=str(path), languages=languages)
+        elements = _partition_piece(partition, path, languages, span)
     except ParseError:
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's failure
         reason = " ".join(str(exc).split()) or type(exc).__name__
         raise ParseError(f"{type(exc).__name__}: {reason[:300]}") from exc
     blocks = _blocks(elements)
-    if not blocks:
+    if not blocks and span is None:
         raise ParseError("no text found (empty, scanned or image-only document)")
     return Document(id=doc_id, source=source, blocks=tuple(blocks), meta={"type": suffix[1:]})

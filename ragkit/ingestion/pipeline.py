@@ -20,12 +20,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from ragkit._terms import TOKENIZER_VERSION, terms_of
 from ragkit._types import Document
+from ragkit.ingestion import pieces
+from ragkit.ingestion.assemble import Assembler
 from ragkit.ingestion.chunk import chunk_document
 from ragkit.ingestion.discover import discover
 from ragkit.ingestion.parse import file_hash, unavailable
@@ -127,6 +130,7 @@ class _Run:
         self.report = IngestReport()
         self.writer = Writer(embedder, store, manifest, cache, batch=settings.ingest_batch,
                              fingerprint=self.fp_json, report=self.report)
+        self.assembler = Assembler(self.fp_json)
         self.pending: list[Parsed] = []
         self.done = 0
         self.total = 0
@@ -162,8 +166,10 @@ class _Run:
                                                            digest, self.fp_json, row.chunk_ids)])
                     self.unchanged(source)
                     continue
-                jobs.append(Job(path, st.st_size, st.st_mtime_ns, digest,
-                                row.chunk_ids if row else ()))
+                job = Job(path, st.st_size, st.st_mtime_ns, digest, row.chunk_ids if row else ())
+                spans = pieces.split(path, st.st_size)
+                jobs += [replace(job, span=span, part=i, parts=len(spans))
+                         for i, span in enumerate(spans)] or [job]
             except FileNotFoundError:
                 self.fail(source, "file disappeared during the run")
             except OSError as exc:
@@ -236,13 +242,20 @@ class _Run:
     def take(self, item: Parsed) -> None:
         self.report.timings["parse"] += item.parse_s
         self.report.timings["chunk"] += item.chunk_s
-        if item.error is not None:
-            self.fail(str(item.job.path), item.error)
+        source = str(item.job.path)
+        if (whole := self.assembler.take(item)) is None:
+            return  # a later piece of a file that failed
+        if whole.error is not None:
+            if whole.job.parts > 1:  # its earlier pieces: out of the batch and the store
+                self.pending = [p for p in self.pending if str(p.job.path) != source]
+                self.writer.discard(source)
+            self.fail(source, whole.error)
             return
-        self.pending.append(item)
+        self.pending.append(whole)
         if sum(len(p.chunks) for p in self.pending) >= self.settings.ingest_batch:
             self.flush()
-        self.tick(str(item.job.path))
+        if whole.job.last:
+            self.tick(source)
 
     def flush(self) -> None:
         """Embed and write the pending files (:meth:`ragkit.ingestion.writer.Writer.write`)."""
@@ -273,6 +286,7 @@ class _Run:
             t = time.perf_counter()
             refresh(self.manifest.path)
             self.report.timings["keyword_index"] = time.perf_counter() - t
+        self.writer.close()
         self.report.chunks_total = self.store.count()
         if not self.report.dry_run:
             self.writer.prune_cache(self.report.chunks_total)
@@ -394,7 +408,7 @@ def run_ingest(
             "the files ingested with the old settings"
         )
     if dry_run:
-        run.report.ingested = [str(j.path) for j in jobs]
+        run.report.ingested = [str(j.path) for j in jobs if j.last]
     else:
         run.embed_all(jobs)
     run.remove_missing(roots, {str(f) for f in found.files})

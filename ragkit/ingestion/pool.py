@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 #: the workers to keep parsing while the main process embeds a whole batch (a file's chunks
 #: wait in memory, so this bounds memory, not the corpus size)
 PARSE_AHEAD = 32
+#: and no more bytes of files than this beyond one job per worker (large files come in
+#: pieces of ~1 MiB, :mod:`ragkit.ingestion.pieces`; their chunks wait in memory too)
+PARSE_AHEAD_BYTES = 8 << 20
 #: how often the wait for a file no worker has started yet looks again
 POLL_S = 0.2
 DIED = "the parser process died on this file (out of memory, or a crash in a parser library)"
@@ -149,7 +152,7 @@ class Parsers:
         try:
             while todo or inflight:
                 try:
-                    while todo and len(inflight) < max(workers * 4, PARSE_AHEAD):
+                    while todo and self._room(inflight, todo[0], workers):
                         inflight.append((todo[0], *pool.submit(self.work, todo[0])))
                         todo.popleft()
                     job, key, future = inflight[0]
@@ -172,6 +175,15 @@ class Parsers:
             return []
         finally:
             self._close(pool, workers, clean)
+
+    @staticmethod
+    def _room(inflight: deque[tuple[Job, int, Future[Parsed]]], job: Job, workers: int) -> bool:
+        """Whether ``job`` may be submitted now: one job a worker always, and up to
+        PARSE_AHEAD jobs while they hold under PARSE_AHEAD_BYTES."""
+        if len(inflight) < workers:
+            return True
+        ahead = sum(j.cost for j, _, _ in inflight) + job.cost
+        return len(inflight) < max(workers * 4, PARSE_AHEAD) and ahead <= PARSE_AHEAD_BYTES
 
     def _result(self, pool: _Workers, key: int, future: Future[Parsed]) -> Parsed | None:
         """The job's result, or None once it has run ``timeout`` seconds in a worker."""

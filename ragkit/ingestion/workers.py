@@ -51,6 +51,21 @@ class Job:
     mtime_ns: int
     digest: str
     old_ids: tuple[str, ...]
+    #: a piece of a large file (:mod:`ragkit.ingestion.pieces`): its byte or page range,
+    #: its place and how many pieces the file has; None for a file parsed whole
+    span: tuple[int, int] | None = None
+    part: int = 0
+    parts: int = 1
+
+    @property
+    def last(self) -> bool:
+        """Whether this job completes its file (a whole file, or its last piece)."""
+        return self.part == self.parts - 1
+
+    @property
+    def cost(self) -> int:
+        """About how many bytes of the file this job reads (bounds the parse-ahead)."""
+        return self.size // self.parts
 
 
 @dataclass(frozen=True)
@@ -105,7 +120,8 @@ def parse_only(job: Job, languages: list[str]) -> Parsed:
     """Parse ``job`` into ``Parsed.doc`` (no chunks yet); a failure becomes ``error``."""
     try:
         start = time.perf_counter()
-        doc = parse_file(job.path, source=str(job.path), doc_id=job.digest, languages=languages)
+        doc = parse_file(job.path, source=str(job.path), doc_id=job.digest,
+                         languages=languages, span=job.span)
         return Parsed(job, [], None, time.perf_counter() - start, doc=doc)
     except Exception as exc:  # noqa: BLE001 - a bug met on one file must not stop the run
         return _failed(job, exc)

@@ -3,6 +3,11 @@ order (see :mod:`ragkit.ingestion.pipeline`): chunks into the store ``ingest_bat
 time, then the files' manifest rows and keyword rows in one transaction, then the stale
 chunks out of the store.
 
+A large file parsed in pieces (:mod:`ragkit.ingestion.pieces`) arrives as several
+:class:`Parsed` items: each piece's chunks go to the store as they come, the keyword rows of
+all but the last wait in a :class:`ragkit.ingestion.spill.Spill`, and the last piece commits
+the file's row, with every piece's chunk ids and keyword rows, in one transaction.
+
 Vectors come from the embedding cache when the knowledge base has one
 (:mod:`ragkit.storage.embedding_cache`): a text already embedded by the same model in the
 same dtype is not embedded again.
@@ -10,8 +15,9 @@ same dtype is not embedded again.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +25,7 @@ from ragkit._memory import release_memory
 from ragkit._types import Chunk
 from ragkit.ingestion.report import IngestReport
 from ragkit.ingestion.space import batch_bytes, disk_full, require_space
+from ragkit.ingestion.spill import Spill
 from ragkit.ingestion.workers import Parsed
 from ragkit.ports import Embedder, VectorStore
 from ragkit.storage import EmbeddingCache, FileRecord, ManifestStore, model_key
@@ -43,6 +50,7 @@ class Writer:
         self.batch, self.fingerprint, self.report = batch, fingerprint, report
         self.model = cache_key(embedder)
         self.folder: Path = manifest.path.parent
+        self.spill = Spill(self.folder)
 
     def write(self, batch: list[Parsed]) -> None:
         """Embed ``batch``'s chunks and add them to the store ``self.batch`` at a time (a
@@ -92,19 +100,44 @@ class Writer:
 
     def commit(self, batch: list[Parsed]) -> set[str]:
         """Commit a batch's rows (its chunks are in the store), then delete the stale
-        chunks; return their ids."""
+        chunks; return their ids. A piece that does not complete its file is spilled."""
         records, stale = [], set()
+        index: list[Iterable[tuple[Chunk, str]]] = []
+        done = []
         for p in batch:
+            source = str(p.job.path)
+            if not p.job.last:
+                self.spill.put(source, p.chunks, p.terms)
+                continue
             ids = tuple(c.id for c in p.chunks)
+            if p.job.parts > 1:
+                ids = (*self.spill.ids(source), *ids)
+                index.append(self.spill.rows(source))
+                done.append(source)
+            index.append(zip(p.chunks, p.terms, strict=True))
             stale.update(set(p.job.old_ids) - set(ids))
-            records.append(FileRecord(str(p.job.path), p.job.size, p.job.mtime_ns,
+            records.append(FileRecord(source, p.job.size, p.job.mtime_ns,
                                       p.job.digest, self.fingerprint, ids))
-        index = [pair for p in batch for pair in zip(p.chunks, p.terms, strict=True)]
-        self.manifest.put_many(records, index=index, unindex=sorted(stale))
+        if records:
+            self.manifest.put_many(records, index=itertools.chain.from_iterable(index),
+                                   unindex=sorted(stale))
+        for source in done:
+            self.spill.drop(source)
         if stale:  # after the commit: until then readers still see the old version whole
             self.store.delete(sorted(stale))
         self.report.ingested.extend(r.source for r in records)
         return stale
+
+    def discard(self, source: str) -> None:
+        """Forget the pieces of ``source`` written so far (it failed): their chunks leave the
+        store; no row ever claimed them."""
+        if ids := self.spill.ids(source):
+            self.store.delete(ids)
+        self.spill.drop(source)
+
+    def close(self) -> None:
+        """Delete the spill file (the run is over)."""
+        self.spill.remove()
 
     def prune_cache(self, live: int) -> None:
         """Keep the cache near the store's size (:meth:`EmbeddingCache.prune`)."""

@@ -5,11 +5,23 @@ each with its own SQL, taking the connection first)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
 from typing import Any
 
 from ragkit._types import Chunk
+
+
+class Counted(Iterator[Any]):
+    """An iterable that counts what is read from it (``count``), read once."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._it, self.count = iter(items), 0
+
+    def __next__(self) -> Any:
+        item = next(self._it)
+        self.count += 1
+        return item
 
 
 def sync_record(kw: ModuleType, db: Any, claimed: set[str],

@@ -7,7 +7,7 @@ imported only when ``database_url`` is set.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Protocol
@@ -27,7 +27,7 @@ class ManifestStore(Protocol):
 
     def get(self, source: str) -> FileRecord | None: ...
     def records(self) -> list[FileRecord]: ...
-    def put_many(self, records: list[FileRecord], index: Sequence[tuple[Chunk, str]] = (),
+    def put_many(self, records: list[FileRecord], index: Iterable[tuple[Chunk, str]] = (),
                  unindex: Sequence[str] = ()) -> None: ...
     def delete(self, source: str) -> None: ...
     def sync_keyword(self, fetch: Callable[[list[str]], list[Chunk]], *,

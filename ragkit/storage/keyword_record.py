@@ -80,8 +80,8 @@ def put(db: sqlite3.Connection, rows: Iterable[tuple[Chunk, str]]) -> None:
     db.executemany(
         "INSERT OR REPLACE INTO kw_chunks(chunk_id, source, text, meta, terms) "
         "VALUES (?, ?, ?, ?, ?)",
-        [(c.id, c.source, c.text, json.dumps(c.metadata(), ensure_ascii=False), terms)
-         for c, terms in rows],
+        ((c.id, c.source, c.text, json.dumps(c.metadata(), ensure_ascii=False), terms)
+         for c, terms in rows),
     )
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ragkit._types import Chunk
 from ragkit.storage import files, schema
 from ragkit.storage import keyword_record as kw
-from ragkit.storage._shared import paged_texts, sync_record
+from ragkit.storage._shared import Counted, paged_texts, sync_record
 from ragkit.storage.files import FileRecord
 
 _T = TypeVar("_T")
@@ -70,15 +70,17 @@ class Manifest:
     def put_many(
         self,
         records: list[FileRecord],
-        index: Sequence[tuple[Chunk, str]] = (),
+        index: Iterable[tuple[Chunk, str]] = (),
         unindex: Sequence[str] = (),
     ) -> None:
-        """Insert or replace ``records``, add ``index`` (chunk, terms) to the keyword record
-        and remove the chunks ``unindex`` from it: all in one transaction."""
+        """Insert or replace ``records``, add ``index`` (chunk, terms; may be an iterator,
+        read once) to the keyword record and remove the chunks ``unindex`` from it: all in
+        one transaction."""
         with self._db:
             kw.remove(self._db, unindex)
-            kw.put(self._db, index)
-            if index or unindex:
+            added = Counted(index)
+            kw.put(self._db, added)
+            if added.count or unindex:
                 kw.touch(self._db)
             files.put(self._db, records)
 

@@ -28,11 +28,11 @@ from ragkit.storage.pg import schema
 
 
 # -- writing: inside PgManifest's transactions ------------------------------------------------
-def many(db: Any, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    """``sql`` once per row (psycopg pipelines them: one round trip, not one per row)."""
-    if rows:
-        with db.cursor() as cur:
-            cur.executemany(sql, rows)
+def many(db: Any, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``sql`` once per row (psycopg pipelines them: one round trip, not one per row);
+    ``rows`` may be an iterator, read once."""
+    with db.cursor() as cur:
+        cur.executemany(sql, rows)
 
 
 def touch(db: Any) -> None:
@@ -50,8 +50,8 @@ def put(db: Any, rows: Iterable[tuple[Chunk, str]]) -> None:
         "INSERT INTO kw_chunks(chunk_id, source, text, meta, terms) VALUES (%s, %s, %s, %s, %s) "
         "ON CONFLICT (chunk_id) DO UPDATE SET source = EXCLUDED.source, text = EXCLUDED.text, "
         "meta = EXCLUDED.meta, terms = EXCLUDED.terms",
-        [(c.id, c.source, c.text, json.dumps(c.metadata(), ensure_ascii=False), terms)
-         for c, terms in rows],
+        ((c.id, c.source, c.text, json.dumps(c.metadata(), ensure_ascii=False), terms)
+         for c, terms in rows),
     )
 
 
