@@ -1,6 +1,7 @@
 """Peak memory of an ingest: the whole process tree, and each process in it.
 
     python bench/memory_bench.py [--files 240] [--scale 10] [--workers N] [--corpus DIR]
+    python bench/memory_bench.py --files 240 --scale 10 --hash-embedder   # no model: minutes
     python bench/memory_bench.py --stages        # where one parser worker's memory goes
     python bench/memory_bench.py --pythonpath /tmp/head   # another ragkit (git archive)
 
@@ -96,10 +97,13 @@ class Sampler:
             time.sleep(self.interval)
 
 
-def ingest(corpus: Path, workers: int | None, pythonpath: str | None = None) -> dict:
+def ingest(corpus: Path, workers: int | None, pythonpath: str | None = None,
+           hash_embedder: bool = False) -> dict:
     kb = Path(tempfile.mkdtemp(prefix="membench-kb-"))
     cmd = [str(BIN / "ragkit-ingest"), str(corpus), "--kb", str(kb), "--json", "--quiet"]
-    if workers is not None:
+    if hash_embedder:
+        cmd = [sys.executable, str(HERE / "_hash_ingest.py"), str(corpus), str(kb)]
+    elif workers is not None:
         cmd += ["--workers", str(workers)]
     started = time.perf_counter()
     env = {**os.environ, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
@@ -178,6 +182,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="ragkit-ingest --workers")
     ap.add_argument("--corpus", type=Path, help="ingest this folder instead of generating one")
     ap.add_argument("--stages", action="store_true", help="only the worker import breakdown")
+    ap.add_argument("--hash-embedder", action="store_true", help="embed with a hash, not the "
+                    "model (bench/_hash_ingest.py): everything else as ragkit-ingest, in minutes")
     ap.add_argument("--pythonpath", help="PYTHONPATH for the ingest (e.g. an older ragkit and "
                     "ragkit_ingest unpacked with git archive, for a before/after figure)")
     args = ap.parse_args()
@@ -192,7 +198,7 @@ def main() -> None:
         for corpus, files in runs:
             size = make_corpus(corpus, files) if files else sum(
                 p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
-            result = ingest(corpus, args.workers, args.pythonpath)
+            result = ingest(corpus, args.workers, args.pythonpath, args.hash_embedder)
             print(f"corpus {corpus.name}: {files or '?'} files, {size:.1f} MB")
             print(json.dumps(result, indent=2))
             if files:
