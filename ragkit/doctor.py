@@ -26,6 +26,7 @@ from ragkit._models import resolve_model
 from ragkit._offline import OFFLINE_ENV, apply_offline_defaults
 from ragkit.errors import LockedError, RagkitError
 from ragkit.ingestion.pipeline import repair as repair_store
+from ragkit.ingestion.spill import FILE_NAME as SPILL_FILE
 from ragkit.kb import KnowledgeBase
 from ragkit.ports import Embedder, VectorStore
 from ragkit.retrieval.keyword import refresh as refresh_keyword
@@ -413,7 +414,8 @@ def _stale(path: Path) -> bool:
 
 def _leftovers(ctx: _Ctx) -> Check:
     kb, bm25 = ctx.kb.path, ctx.kb.path / "bm25"
-    found = {*bm25.glob(".tmp-*"), *kb.glob("*.tmp")}  # scorer builds, settings saves
+    # scorer builds, settings saves, the keyword rows of a large file's pieces
+    found = {*bm25.glob(".tmp-*"), *kb.glob("*.tmp"), *kb.glob(f"{SPILL_FILE}*")}
     stale = sorted(p for p in found if _stale(p))
     fresh = len(found) - len(stale)
     note = f" ({fresh} younger than {STALE_AFTER:g} s left alone: being written)" if fresh else ""

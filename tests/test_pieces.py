@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from ragkit import RAG, Settings
+from ragkit.doctor import check_knowledge_base
 from ragkit.ingestion import pieces
 from ragkit.ingestion.spill import FILE_NAME
 
@@ -225,9 +228,17 @@ def test_a_run_that_dies_between_pieces_converges_on_a_clean_ingest(
         rag.ingest(docs)
     assert _row(rag, docs / "big.md") is None
     assert _chunks_of(rag, "big.md")  # orphans: in the store, claimed by no row
+    spill = tmp_path / "kb" / FILE_NAME
+    assert spill.exists()
+    old = time.time() - 3600
+    os.utime(spill, (old, old))  # doctor leaves a fresh one alone: an ingest may be writing it
+    diagnosis = check_knowledge_base(tmp_path / "kb", embedder=embedder)
+    [check] = [c for c in diagnosis.checks if c.name == "leftovers"]
+    assert check.status == "problem" and FILE_NAME in check.message, check
     monkeypatch.setattr(Spill, "put", real_put)
     again = rag.ingest(docs)
     assert again.ok, again.failures
+    assert not spill.exists()
     clean = _rag(tmp_path / "clean", embedder)
     assert clean.ingest(docs).ok
     got, want = snapshot(rag, embedder), snapshot(clean, embedder)

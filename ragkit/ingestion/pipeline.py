@@ -398,8 +398,10 @@ def run_ingest(
     for path, reason in found.skipped:
         run.report.skipped.append(Skipped(path, reason))
         run.tick(path)
-    if not dry_run and repair(store, manifest):
-        run.report.notes.append("repaired the store after an interrupted run")
+    if not dry_run:
+        run.writer.spill.remove()  # an interrupted run's; this run holds the writer lock
+        if repair(store, manifest):
+            run.report.notes.append("repaired the store after an interrupted run")
     jobs = run.plan(found.files)
     if run.changed_settings:
         keys = ", ".join(sorted(run.changed_settings))
