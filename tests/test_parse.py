@@ -58,6 +58,16 @@ class TestParseSamples:
         assert all(b.section for b in doc.blocks if b.kind != "Title")
 
 
+    def test_a_chinese_sign_off_is_not_a_heading(self, tmp_path: Path) -> None:
+        path = tmp_path / "mail.txt"
+        path.write_text("项目进展\n\n本季度完成了三个里程碑，下季度开始试点。\n\n祝好，\n\n李强\n",
+                        encoding="utf-8")
+        doc = parse_file(path, source=str(path), doc_id="x", languages=["eng", "zho"])
+        kinds = {b.text: b.kind for b in doc.blocks}
+        assert kinds["祝好，"] != "Title", doc.blocks
+        assert all("祝好" not in b.section for b in doc.blocks), doc.blocks
+
+
 class TestParseErrors:
     def test_unsupported_type(self, tmp_path: Path) -> None:
         f = tmp_path / "x.xyz"

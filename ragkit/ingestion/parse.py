@@ -19,7 +19,9 @@ from ragkit.errors import ParseError
 from ragkit.ingestion._spacy import use_bundled_spacy_model
 from ragkit.ingestion.decode import read_text
 
-_SENTENCE_END = re.compile(r"[.!?。！？；;:：]$")
+#: a heading does not end like a sentence, or mid-sentence (a Chinese sign-off "祝好，" is
+#: not a heading: unstructured knows only the ASCII comma)
+_SENTENCE_END = re.compile(r"[.!?。！？；;:：,，、]$")
 _MAX_TITLE_CHARS = 120
 
 

@@ -55,8 +55,9 @@ __all__ = ["Failure", "IngestReport", "Progress", "Refresh", "Skipped", "fingerp
 log = logging.getLogger(__name__)
 
 #: bump when ragkit's parsing or chunking logic changes what a file turns into
-#: (3: scanned pages read by OCR; heading-only and near-empty chunks merged)
-PIPELINE_VERSION = 3
+#: (3: scanned pages read by OCR; heading-only and near-empty chunks merged; 4: a line
+#: ending in a Chinese comma is not a heading)
+PIPELINE_VERSION = 4
 #: rebuilds what derives from the manifest at this path (the BM25 scorer), after a run
 Refresh = Callable[[Path], object]
 #: fewer files than this to parse: parse in this process (starting workers costs seconds)
