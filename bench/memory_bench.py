@@ -102,7 +102,8 @@ def ingest(corpus: Path, workers: int | None, pythonpath: str | None = None,
     kb = Path(tempfile.mkdtemp(prefix="membench-kb-"))
     cmd = [str(BIN / "ragkit-ingest"), str(corpus), "--kb", str(kb), "--json", "--quiet"]
     if hash_embedder:
-        cmd = [sys.executable, str(HERE / "_hash_ingest.py"), str(corpus), str(kb)]
+        cmd = [sys.executable, str(HERE.parent / "tests" / "ingest_worker.py"), str(corpus),
+               str(kb), "hash"]
     elif workers is not None:
         cmd += ["--workers", str(workers)]
     started = time.perf_counter()
@@ -183,7 +184,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, help="ingest this folder instead of generating one")
     ap.add_argument("--stages", action="store_true", help="only the worker import breakdown")
     ap.add_argument("--hash-embedder", action="store_true", help="embed with a hash, not the "
-                    "model (bench/_hash_ingest.py): everything else as ragkit-ingest, in minutes")
+                    "model (tests/ingest_worker.py): everything else as ragkit-ingest, in minutes")
     ap.add_argument("--pythonpath", help="PYTHONPATH for the ingest (e.g. an older ragkit and "
                     "ragkit_ingest unpacked with git archive, for a before/after figure)")
     args = ap.parse_args()

@@ -24,42 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_MB, LARGE_MB = 0.5, 16
 
-SCRIPT = r"""
-import hashlib, sys
-from pathlib import Path
-import numpy as np
-import ragkit
-from ragkit import RAG, Settings
-from ragkit._models import resolve_model
-from ragkit.ingestion.workers import token_counter
-
-class HashEmbedder:
-    name, dimension, max_tokens = "hash", 384, 254
-    tokenizer_path = resolve_model("bundled:all-MiniLM-L6-v2")
-    count_tokens = staticmethod(token_counter(tokenizer_path))
-    def embed_documents(self, texts):
-        out = []
-        for t in texts:
-            seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:4], "little")
-            v = np.random.default_rng(seed).standard_normal(self.dimension)
-            out.append((v / np.linalg.norm(v)).tolist())
-        return out
-    def embed_query(self, text):
-        return self.embed_documents([text])[0]
-
-if __name__ == "__main__":
-    ragkit.apply_offline_defaults()
-    import ragkit.ingestion.pipeline
-    ragkit.ingestion.pipeline.MIN_JOBS_FOR_POOL = 1  # one file or sixteen pieces: same pool
-    embedder = HashEmbedder()
-    if sys.argv[3] == "model":
-        from ragkit.backends.sentence_transformers import SentenceTransformerEmbedder
-        embedder = SentenceTransformerEmbedder("bundled:all-MiniLM-L6-v2", dtype="auto")
-    rag = RAG(sys.argv[2], settings=Settings(parse_timeout_s=900), embedder=embedder)
-    report = rag.ingest(sys.argv[1])
-    assert report.ok, report.failures
-    print(report.chunks_added)
-"""
+WORKER = ROOT / "tests" / "ingest_worker.py"
 
 
 def _text(path: Path, mb: float) -> None:
@@ -90,10 +55,8 @@ def _peak_rss_mb(tmp_path: Path, name: str, mb: float, embedder: str = "hash") -
     docs = tmp_path / name
     docs.mkdir()
     _text(docs / f"{name}.txt", mb)
-    script = tmp_path / "ingest_one.py"
-    script.write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(docs), str(tmp_path / f"kb-{name}"),
-                             embedder],
+    proc = subprocess.Popen([sys.executable, str(WORKER), str(docs), str(tmp_path / f"kb-{name}"),
+                             embedder, "--test"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     root, peak, main, child = psutil.Process(proc.pid), 0, 0, 0
